@@ -1,0 +1,68 @@
+"""Device, precision and tile-size decisions for the torch kernels."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+#: Elements of one float32 similarity tile on CPU: 1024 x 1024 (4 MiB) stays in L2/L3 and
+#: keeps the GEMM near peak (measured: see benchmarks/score_throughput.py).
+CPU_TILE = 1024
+#: Fraction of free GPU memory one scorer may use for its working tiles.
+GPU_MEMORY_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Compute:
+    """A resolved compute context, shared by every scorer of a run."""
+
+    device: torch.device
+    matmul_dtype: torch.dtype = torch.float32
+
+    @classmethod
+    def resolve(cls, device: str = "auto", precision: str = "fp32") -> Compute:
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            dev = torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(f"unknown device {device!r}; expected cpu, cuda, cuda:N or auto") from exc
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but torch sees no CUDA device")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; expected one of {sorted(PRECISIONS)}")
+        if precision != "fp32" and dev.type != "cuda":
+            raise ValueError(
+                f"precision {precision!r} is for GPUs only (half-precision matmuls are ~500x slower "
+                "than float32 on CPUs); use --precision fp32 on cpu"
+            )
+        return cls(dev, PRECISIONS[precision])
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def tile(self, width: int, *, buffers: int = 3) -> int:
+        """Side of a square float32 tile such that ``buffers`` tiles fit the memory we allow."""
+        if not self.is_cuda:
+            return CPU_TILE
+        free, _ = torch.cuda.mem_get_info(self.device)
+        side = int((free * GPU_MEMORY_SHARE / (4 * buffers)) ** 0.5)
+        return max(256, min(side, 16384, max(width, 256)))
+
+    def operand(self, array: torch.Tensor) -> torch.Tensor:
+        """Move a matmul operand to the device, in the matmul precision (cast once, not per tile)."""
+        return array.to(self.device, self.matmul_dtype)
+
+    def matmul(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``out = a @ b`` into a float32 buffer; ``a`` and ``b`` come from :meth:`operand`."""
+        if a.dtype == torch.float32:
+            return torch.mm(a, b, out=out)
+        out.copy_(torch.mm(a, b))  # half-precision product, float32 accumulation in cuBLAS
+        return out

@@ -1,0 +1,181 @@
+"""Core data types: the columnar embedding batch, per-row status codes, uid and column helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# --- status codes: failures are data ---------------------------------------------------------
+OK = "ok"
+MALFORMED_UID = "malformed_uid"
+DUPLICATE_UID = "duplicate_uid"
+NAN_IMAGE = "nan_image"
+ZERO_NORM_IMAGE = "zero_norm_image"
+NAN_TEXT = "nan_text"
+ZERO_NORM_TEXT = "zero_norm_text"
+STATUSES = (OK, MALFORMED_UID, DUPLICATE_UID, NAN_IMAGE, ZERO_NORM_IMAGE, NAN_TEXT, ZERO_NORM_TEXT)
+
+#: Embedding modalities a scorer can require.
+IMAGE = "image"
+TEXT = "text"
+
+UID_COLUMN = "uid"
+STATUS_COLUMN = "status"
+
+
+def image_key(family: str) -> str:
+    """npz key of the image embeddings of a family: ``l14`` -> ``l14_img``."""
+    return f"{family}_img"
+
+
+def text_key(family: str) -> str:
+    """npz key of the text embeddings of a family: ``l14`` -> ``l14_txt``."""
+    return f"{family}_txt"
+
+
+# --- uids ------------------------------------------------------------------------------------
+_HEX_VALUE = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX_VALUE[_c] = _i
+for _i, _c in enumerate(b"ABCDEF"):
+    _HEX_VALUE[_c] = 10 + _i
+
+
+def parse_uids(uids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse 32-hex uid strings into ``(keys, ok)``.
+
+    ``keys`` is an ``(n, 2)`` uint64 array of ``(hi, lo) = divmod(int(uid, 16), 2**64)``, the
+    DataComp subset-file convention; ``ok`` marks the well-formed uids (rows of malformed ones are 0).
+    """
+    n = len(uids)
+    as_bytes = np.char.encode(np.asarray(uids, dtype=str), "ascii", "replace") if n else np.zeros(0, "S32")
+    lengths = np.char.str_len(as_bytes) if n else np.zeros(0, int)
+    fixed = np.asarray(as_bytes, dtype="S32")
+    digits = _HEX_VALUE[fixed.view(np.uint8).reshape(n, 32)]
+    ok = (lengths == 32) & (digits != 255).all(axis=1)
+    digits = np.where(ok[:, None], digits, 0).astype(np.uint64)
+    keys = np.zeros((n, 2), dtype=np.uint64)
+    for half in range(2):
+        acc = np.zeros(n, dtype=np.uint64)
+        for k in range(16):
+            acc = (acc << np.uint64(4)) | digits[:, 16 * half + k]
+        keys[:, half] = acc
+    return keys, ok
+
+
+def format_uids(keys: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`parse_uids`: ``(n, 2)`` uint64 -> 32-hex lowercase strings."""
+    return np.array([f"{int(hi):016x}{int(lo):016x}" for hi, lo in keys], dtype=object)
+
+
+def duplicate_mask(keys: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """True for every well-formed uid that already occurred earlier in the same array."""
+    dup = np.zeros(len(keys), dtype=bool)
+    idx = np.flatnonzero(ok)
+    if len(idx) < 2:
+        return dup
+    order = idx[np.lexsort((idx, keys[idx, 1], keys[idx, 0]))]
+    same = (keys[order[1:]] == keys[order[:-1]]).all(axis=1)
+    dup[order[1:][same]] = True
+    return dup
+
+
+# --- the batch that scorers see --------------------------------------------------------------
+def normalize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """L2-normalise rows in float32; returns ``(normalised, finite_ok, nonzero_ok)``.
+
+    Rows that are not finite or have zero norm are set to 0 so they cannot poison a product.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    finite = np.isfinite(x).all(axis=1)
+    x = np.where(finite[:, None], x, np.float32(0))
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float32))
+    nonzero = norms > 0
+    safe = np.where(nonzero, norms, np.float32(1))
+    return (x / safe[:, None]).astype(np.float32, copy=False), finite, nonzero
+
+
+@dataclass
+class EmbeddingBatch:
+    """One shard's rows as columns: uids, unit-norm float32 embeddings, and validity masks."""
+
+    shard: str
+    uids: np.ndarray
+    uid_keys: np.ndarray
+    uid_ok: np.ndarray
+    image: np.ndarray | None = None
+    text: np.ndarray | None = None
+    image_ok: np.ndarray | None = None
+    text_ok: np.ndarray | None = None
+    status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+
+    def __len__(self) -> int:
+        return len(self.uids)
+
+    @classmethod
+    def build(
+        cls,
+        shard: str,
+        uids: np.ndarray,
+        image: np.ndarray | None = None,
+        text: np.ndarray | None = None,
+    ) -> EmbeddingBatch:
+        """Validate uids, renormalise embeddings and derive per-row status."""
+        uids = np.asarray(uids, dtype=object)
+        keys, well_formed = parse_uids(uids)
+        dup = duplicate_mask(keys, well_formed)
+        status = np.full(len(uids), OK, dtype=object)
+        checks: list[tuple[np.ndarray, str]] = [(~well_formed, MALFORMED_UID), (dup, DUPLICATE_UID)]
+        masks: dict[str, np.ndarray] = {}
+        for modality, arr, nan_status, zero_status in (
+            (IMAGE, image, NAN_IMAGE, ZERO_NORM_IMAGE),
+            (TEXT, text, NAN_TEXT, ZERO_NORM_TEXT),
+        ):
+            if arr is None:
+                continue
+            normed, finite, nonzero = normalize_rows(arr)
+            masks[modality] = finite & nonzero
+            masks[modality + "_arr"] = normed
+            checks += [(~finite, nan_status), (finite & ~nonzero, zero_status)]
+        for bad, code in reversed(checks):  # the first problem listed wins
+            status[bad] = code
+        return cls(
+            shard=shard,
+            uids=uids,
+            uid_keys=keys,
+            uid_ok=well_formed & ~dup,
+            image=masks.get(IMAGE + "_arr"),
+            text=masks.get(TEXT + "_arr"),
+            image_ok=masks.get(IMAGE),
+            text_ok=masks.get(TEXT),
+            status=status,
+        )
+
+    def valid(self, requires: frozenset[str]) -> np.ndarray:
+        """Rows usable by a scorer that needs the given modalities."""
+        ok = self.uid_ok.copy()
+        for modality, mask in ((IMAGE, self.image_ok), (TEXT, self.text_ok)):
+            if modality in requires:
+                if mask is None:
+                    raise ValueError(f"shard {self.shard!r}: no {modality} embeddings were loaded")
+                ok &= mask
+        return ok
+
+    def take(self, rows: np.ndarray) -> EmbeddingBatch:
+        """A new batch with the given rows, in that order (used for permutation tests)."""
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[rows]
+
+        return EmbeddingBatch(
+            shard=self.shard,
+            uids=self.uids[rows],
+            uid_keys=self.uid_keys[rows],
+            uid_ok=self.uid_ok[rows],
+            image=pick(self.image),
+            text=pick(self.text),
+            image_ok=pick(self.image_ok),
+            text_ok=pick(self.text_ok),
+            status=self.status[rows],
+        )

@@ -1,0 +1,51 @@
+"""The engine interface: run a picklable per-shard task over shard names, report results or failures."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from pairsift.registry import Registry
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class ShardTask(Protocol[R_co]):
+    """What engines run: a picklable callable, set up once per worker, then called per shard."""
+
+    def setup(self) -> None: ...
+
+    def __call__(self, shard: str) -> R_co: ...
+
+
+@dataclass(frozen=True)
+class ShardFailure:
+    """A shard whose task raised: kept as data, reported at the end of the run."""
+
+    shard: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    shard: str
+    result: R | None = None
+    failure: ShardFailure | None = None
+
+
+class Engine(ABC):
+    """Runs the same task over shards; engines differ only in where the calls happen."""
+
+    @abstractmethod
+    def map(self, task: ShardTask[R], shards: Sequence[str]) -> Iterator[Outcome[R]]:
+        """Yield one outcome per shard, in completion order."""
+
+
+ENGINES: Registry[Callable[..., Engine]] = Registry("engine")
+
+
+def build_engine(kind: str, **options: Any) -> Engine:
+    return ENGINES.get(kind)(**options)

@@ -1,0 +1,1 @@
+"""Reading pools and targets, writing score tables."""

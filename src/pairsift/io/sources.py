@@ -1,0 +1,202 @@
+"""Pool sources: each yields one :class:`EmbeddingBatch` per shard, loading only what is asked for.
+
+- ``datacomp``: a directory (or fsspec URL) of ``NAME.parquet`` + ``NAME.npz`` pairs (METHODS.md §6).
+- ``parquet``: parquet files with a uid column and two list<float> embedding columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from pairsift.config import SourceConfig
+from pairsift.data import IMAGE, TEXT, EmbeddingBatch, image_key, text_key
+from pairsift.io.arrays import check_matrix, list_column_to_matrix
+from pairsift.io.fs import InputError, display, join, open_input, resolve
+from pairsift.registry import Registry
+from pairsift.scorers.base import PoolReader
+
+logger = logging.getLogger(__name__)
+
+SOURCES: Registry[type[Source]] = Registry("source")
+
+
+class Source(PoolReader):
+    """A pool of shards. Constructors check the layout; :meth:`read` checks one shard's content."""
+
+    def __init__(self, url: str, family: str, config: SourceConfig) -> None:
+        self.url = url
+        self.family = family
+        self.config = config
+        self.fs, self.root = resolve(url)
+        if not self.fs.exists(self.root):
+            raise InputError(f"pool {url}: no such file or directory")
+
+    def where(self, name: str) -> str:
+        return display(self.fs, join(self.fs, self.root, name))
+
+    def _files(self, suffix: str) -> list[str]:
+        if self.fs.isfile(self.root):
+            return [self.root] if self.root.endswith(suffix) else []
+        return sorted(p for p in self.fs.find(self.root, maxdepth=1) if p.endswith(suffix))
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """What run.json records about the source."""
+
+    def _read_uids(self, path: str) -> np.ndarray:
+        table = self._read_parquet(path, [self.config.uid_column])
+        return np.asarray(table.column(0).to_numpy(zero_copy_only=False), dtype=object)
+
+    def _read_parquet(self, path: str, columns: list[str]) -> Any:
+        with open_input(self.fs, path) as fh:
+            try:
+                schema = pq.read_schema(fh)
+                missing = [c for c in columns if c not in schema.names]
+                if missing:
+                    raise InputError(
+                        f"{display(self.fs, path)}: missing column(s) {missing}; found {schema.names}"
+                    )
+                fh.seek(0)
+                return pq.read_table(fh, columns=columns)
+            except InputError:
+                raise
+            except Exception as exc:  # pyarrow raises several types for corrupt files
+                raise InputError(f"{display(self.fs, path)}: cannot read parquet: {exc}") from exc
+
+
+@SOURCES.register("datacomp")
+class DataCompSource(Source):
+    """DataComp metadata: one parquet (with ``uid``) and one npz (``<family>_img/_txt``) per shard."""
+
+    def __init__(self, url: str, family: str, config: SourceConfig) -> None:
+        super().__init__(url, family, config)
+        parquets = self._files(".parquet")
+        npzs = {p[: -len(".npz")] for p in self._files(".npz")}
+        if not parquets:
+            raise InputError(f"pool {url}: no .parquet files found")
+        missing = [p for p in parquets if p[: -len(".parquet")] not in npzs]
+        if missing:
+            raise InputError(
+                f"{display(self.fs, missing[0])}: no embeddings file "
+                f"{display(self.fs, missing[0][: -len('.parquet')] + '.npz')} beside it"
+                + (f" (and {len(missing) - 1} more parquet files without npz)" if len(missing) > 1 else "")
+            )
+        self._stems = {self._name(p): p[: -len(".parquet")] for p in parquets}
+
+    @staticmethod
+    def _name(path: str) -> str:
+        return path.replace("\\", "/").rsplit("/", 1)[-1][: -len(".parquet")]
+
+    def shards(self) -> list[str]:
+        return sorted(self._stems)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "datacomp", "url": self.url, "family": self.family}
+
+    def read(self, shard: str, requires: frozenset[str]) -> EmbeddingBatch:
+        stem = self._stems[shard]
+        uids = self._read_uids(stem + ".parquet")
+        wanted = {IMAGE: image_key(self.family), TEXT: text_key(self.family)}
+        arrays = self._read_npz(stem + ".npz", [wanted[m] for m in (IMAGE, TEXT) if m in requires], len(uids))
+        return EmbeddingBatch.build(
+            shard, uids, image=arrays.get(wanted[IMAGE]), text=arrays.get(wanted[TEXT])
+        )
+
+    def _read_npz(self, path: str, keys: list[str], rows: int) -> dict[str, np.ndarray]:
+        where = display(self.fs, path)
+        out: dict[str, np.ndarray] = {}
+        with open_input(self.fs, path) as fh:
+            try:
+                npz = np.load(fh, allow_pickle=False)
+            except Exception as exc:
+                raise InputError(f"{where}: cannot read npz: {exc}") from exc
+            with npz:
+                for key in keys:
+                    if key not in npz.files:
+                        raise InputError(
+                            f"{where}: no key {key!r} (embeddings family {self.family!r}); "
+                            f"keys found: {sorted(npz.files)}"
+                        )
+                    try:
+                        out[key] = check_matrix(npz[key], f"{where}[{key}]", rows)
+                    except ValueError as exc:
+                        raise InputError(str(exc)) from exc
+        dims = {k: a.shape[1] for k, a in out.items()}
+        if len(set(dims.values())) > 1:
+            raise InputError(f"{where}: image and text embeddings differ in dimension: {dims}")
+        return out
+
+
+@SOURCES.register("parquet")
+class ParquetSource(Source):
+    """Parquet files (one shard each) with a uid column and two embedding columns."""
+
+    def __init__(self, url: str, family: str, config: SourceConfig) -> None:
+        super().__init__(url, family, config)
+        files = self._files(".parquet")
+        if not files:
+            raise InputError(f"pool {url}: no .parquet files found")
+        self._paths = {p.replace("\\", "/").rsplit("/", 1)[-1][: -len(".parquet")]: p for p in files}
+
+    def shards(self) -> list[str]:
+        return sorted(self._paths)
+
+    def describe(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "kind": "parquet",
+            "url": self.url,
+            "uid_column": c.uid_column,
+            "image_column": c.image_column,
+            "text_column": c.text_column,
+        }
+
+    def read(self, shard: str, requires: frozenset[str]) -> EmbeddingBatch:
+        path = self._paths[shard]
+        c = self.config
+        wanted = {IMAGE: c.image_column, TEXT: c.text_column}
+        columns = [c.uid_column] + [wanted[m] for m in (IMAGE, TEXT) if m in requires]
+        table = self._read_parquet(path, columns)
+        where = display(self.fs, path)
+        mats: dict[str, np.ndarray] = {}
+        for modality in (IMAGE, TEXT):
+            if modality in requires:
+                try:
+                    mats[modality] = list_column_to_matrix(
+                        table.column(wanted[modality]), f"{where}[{wanted[modality]}]"
+                    )
+                except ValueError as exc:
+                    raise InputError(str(exc)) from exc
+        if IMAGE in mats and TEXT in mats and mats[IMAGE].shape[1] != mats[TEXT].shape[1] and len(table):
+            raise InputError(
+                f"{where}: image and text embeddings differ in dimension: "
+                f"{mats[IMAGE].shape[1]} vs {mats[TEXT].shape[1]}"
+            )
+        uids = np.asarray(table.column(c.uid_column).to_numpy(zero_copy_only=False), dtype=object)
+        return EmbeddingBatch.build(shard, uids, image=mats.get(IMAGE), text=mats.get(TEXT))
+
+
+def open_source(url: str, family: str, config: SourceConfig | None = None) -> Source:
+    """Build the configured source, detecting the kind when it is ``auto``."""
+    config = config or SourceConfig()
+    kind = config.kind
+    if kind == "auto":
+        kind = detect_kind(url)
+        logger.info("pool %s: detected a %s source", url, kind)
+    return SOURCES.get(kind)(url, family, config)
+
+
+def detect_kind(url: str) -> str:
+    """``datacomp`` when npz files sit beside the parquet files, else ``parquet``."""
+    fs, root = resolve(url)
+    if not fs.exists(root):
+        raise InputError(f"pool {url}: no such file or directory")
+    if fs.isfile(root):
+        return "parquet"
+    names = [p for p in fs.find(root, maxdepth=1)]
+    return "datacomp" if any(p.endswith(".npz") for p in names) else "parquet"

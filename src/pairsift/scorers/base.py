@@ -1,0 +1,119 @@
+"""The scorer contract and its registry.
+
+A scorer is built from keyword parameters (stored, not acted on), prepares heavy state in
+:meth:`Scorer.setup` where the work runs, and maps one shard's :class:`EmbeddingBatch` to a
+float32 array with NaN on the rows it cannot score.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pairsift.compute import Compute
+from pairsift.data import EmbeddingBatch
+from pairsift.registry import Registry
+
+
+class Scorer(ABC):
+    """Per-shard scorer. Subclasses set the class attributes and implement :meth:`score_valid`."""
+
+    #: registry name, set by :func:`register`
+    kind: ClassVar[str] = ""
+    #: embedding modalities the scorer reads (``"image"``, ``"text"``)
+    requires: ClassVar[frozenset[str]] = frozenset()
+    #: True when a larger score means a better sample
+    higher_is_better: ClassVar[bool] = True
+    #: True when a row's score depends on the other rows of the shard (random batches)
+    uses_batchmates: ClassVar[bool] = False
+
+    def __init__(self, *, name: str | None = None) -> None:
+        self.name = name
+
+    @property
+    def column(self) -> str:
+        """Output column of this scorer: ``name=`` or :meth:`default_column`."""
+        return self.name or self.default_column()
+
+    def default_column(self) -> str:
+        return self.kind
+
+    def params(self) -> dict[str, Any]:
+        """Constructor parameters, as recorded in ``run.json``."""
+        return {"name": self.name}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle parameters only: state loaded by :meth:`setup` (attributes ending in ``_``) stays behind."""
+        return {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
+
+    def setup(self, compute: Compute, *, family: str) -> None:  # noqa: B027 - optional hook
+        """Load heavy state (targets, models). Called once per worker before scoring."""
+
+    def score(self, batch: EmbeddingBatch, compute: Compute, *, seed: int = 0) -> np.ndarray:
+        """Scores for every row of ``batch``: float32, NaN where a row is not valid for this scorer."""
+        out = np.full(len(batch), np.nan, dtype=np.float32)
+        valid = batch.valid(self.requires)
+        if valid.any():
+            out[valid] = self.score_valid(batch, valid, compute, seed=seed)
+        return out
+
+    @abstractmethod
+    def score_valid(
+        self, batch: EmbeddingBatch, valid: np.ndarray, compute: Compute, *, seed: int
+    ) -> np.ndarray:
+        """Scores of the rows selected by the boolean mask ``valid``, in row order."""
+
+
+class PoolScorer(Scorer):
+    """A scorer whose values need the whole pool (e.g. NormSim-D). Runs after the per-shard map."""
+
+    def score_valid(
+        self, batch: EmbeddingBatch, valid: np.ndarray, compute: Compute, *, seed: int
+    ) -> np.ndarray:
+        raise TypeError(f"{self.kind} scores a whole pool; call score_pool")
+
+    @abstractmethod
+    def score_pool(
+        self, batches: PoolReader, compute: Compute, *, seed: int, workdir: Path | None = None
+    ) -> dict[str, np.ndarray]:
+        """Scores for every shard of the pool: ``{shard name: float32 array}``.
+
+        ``workdir`` is local scratch space (the run directory's ``.work``) for on-disk caches.
+        """
+
+
+class PoolReader(ABC):
+    """Re-iterable access to a pool's shards, one :class:`EmbeddingBatch` at a time."""
+
+    @abstractmethod
+    def shards(self) -> list[str]:
+        """Shard names in processing order."""
+
+    @abstractmethod
+    def read(self, shard: str, requires: frozenset[str]) -> EmbeddingBatch:
+        """Load one shard with the requested modalities."""
+
+
+SCORERS: Registry[type[Scorer]] = Registry("scorer")
+
+
+def register(kind: str) -> Any:
+    """Class decorator: register a scorer under ``kind`` and stamp ``cls.kind``."""
+
+    def wrap(cls: type[Scorer]) -> type[Scorer]:
+        cls.kind = kind
+        return SCORERS.register(kind)(cls)
+
+    return wrap
+
+
+def build_scorer(kind: str, params: dict[str, Any]) -> Scorer:
+    """Instantiate a registered scorer, turning bad parameters into a readable error."""
+    cls = SCORERS.get(kind)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"scorer {kind!r}: {exc}") from exc

@@ -1,0 +1,180 @@
+"""negCLIPLoss (METHODS.md §2): CLIPScore minus a CLIP-loss normalisation over random batches.
+
+For one batch B, with ``d_i = s_ii / τ`` as a per-row and per-column shift,
+
+    row(i) = τ·logsumexp_j s_ij/τ = s_ii + τ·log R_i,  R_i = Σ_j exp(s_ij/τ − d_i)
+    col(i) = τ·logsumexp_j s_ji/τ = s_ii + τ·log C_i,  C_i = Σ_j exp(s_ji/τ − d_i)
+
+so ``s_ii − ½(row + col) = −(τ/2)(log R_i + log C_i)``. Both sums contain the sample's own term
+exp(0) = 1, so they never underflow; an overflow (a batch-mate more than ~88τ above the own pair)
+shows up as ``inf`` and those rows or columns are recomputed with an exact max-shifted logsumexp.
+The b×b similarity matrix is produced tile by tile and never materialised.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from pairsift.compute import Compute
+from pairsift.data import IMAGE, TEXT, EmbeddingBatch
+from pairsift.scorers.base import Scorer, register
+
+#: τ of teachers we know. OpenAI CLIP's learned logit scale is 100.
+FAMILY_TEMPERATURE = {"l14": 0.01, "b32": 0.01}
+DEFAULT_TAU = 0.01
+REMAINDERS = ("balanced", "reference")
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, vectorised over uint64 (wrap-around arithmetic is intended)."""
+    with np.errstate(over="ignore"):
+        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK64
+        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK64
+        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK64
+        return x ^ (x >> np.uint64(31))
+
+
+def random_order(uid_keys: np.ndarray, seed: int, repetition: int) -> np.ndarray:
+    """A seeded random order of rows that depends only on their uids.
+
+    Rows are sorted by a 64-bit hash of (seed, repetition, uid), ties by uid, so the batches a
+    sample lands in do not depend on its position in the shard (permutation equivariance).
+    """
+    salt = _mix64(np.array([seed * 1_000_003 + repetition], dtype=np.uint64))[0]
+    h = _mix64(uid_keys[:, 0] ^ salt)
+    h = _mix64(h ^ uid_keys[:, 1])
+    return np.lexsort((uid_keys[:, 1], uid_keys[:, 0], h))
+
+
+def batch_sizes(n: int, batch_size: int, remainder: str) -> list[int]:
+    """Sizes of the batches one permutation of ``n`` rows is cut into.
+
+    ``balanced``: ceil(n/b) batches whose sizes differ by at most one (our default).
+    ``reference``: batches of exactly b and a short last one (the research code).
+    """
+    if n <= batch_size:
+        return [n] if n else []
+    if remainder == "reference":
+        full, rest = divmod(n, batch_size)
+        return [batch_size] * full + ([rest] if rest else [])
+    count = math.ceil(n / batch_size)
+    small, extra = divmod(n, count)
+    return [small + 1] * extra + [small] * (count - extra)
+
+
+def log_batch_sums(
+    f: torch.Tensor, g: torch.Tensor, tau: float, compute: Compute
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log R, log C)`` of one batch (see module docstring), tiled over the m×m similarities."""
+    m = f.shape[0]
+    fs = compute.operand(f / tau)
+    gs = compute.operand(g)
+    shift = torch.einsum("ij,ij->i", f, g) / tau
+    rows = torch.zeros(m, device=f.device)
+    cols = torch.zeros(m, device=f.device)
+    side = min(compute.tile(m), m)
+    sim_buf = torch.empty(side * side, device=f.device)
+    exp_buf = torch.empty(side * side, device=f.device)
+    for i0 in range(0, m, side):
+        i1 = min(i0 + side, m)
+        for j0 in range(0, m, side):
+            j1 = min(j0 + side, m)
+            shape = (i1 - i0, j1 - j0)
+            sim = sim_buf[: shape[0] * shape[1]].view(shape)
+            tmp = exp_buf[: shape[0] * shape[1]].view(shape)
+            compute.matmul(fs[i0:i1], gs[j0:j1].T, out=sim)
+            torch.sub(sim, shift[i0:i1, None], out=tmp).exp_()
+            rows[i0:i1] += tmp.sum(dim=1)
+            torch.sub(sim, shift[None, j0:j1], out=tmp).exp_()
+            cols[j0:j1] += tmp.sum(dim=0)
+    log_rows, log_cols = rows.log(), cols.log()
+    _repair_overflow(log_rows, fs, gs, shift)
+    _repair_overflow(log_cols, gs, fs, shift)
+    return log_rows, log_cols
+
+
+def _repair_overflow(
+    log_sums: torch.Tensor, a: torch.Tensor, b: torch.Tensor, shift: torch.Tensor, chunk: int = 1024
+) -> None:
+    """Recompute, with a max-shifted logsumexp, the entries whose shifted sum overflowed."""
+    bad = torch.nonzero(~torch.isfinite(log_sums)).flatten()
+    for start in range(0, len(bad), chunk):
+        idx = bad[start : start + chunk]
+        sims = (a[idx] @ b.T).float()
+        log_sums[idx] = torch.logsumexp(sims, dim=1) - shift[idx]
+
+
+@register("neg_clip_loss")
+class NegClipLoss(Scorer):
+    """negCLIPLoss averaged over ``k`` random partitions of each shard into batches of ``batch_size``.
+
+    Cost: about 2·k·b·d flops per sample. Defaults (b = 32768, k = 10, τ = 0.01) are the authors'.
+    """
+
+    requires = frozenset({IMAGE, TEXT})
+    uses_batchmates = True
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 32768,
+        k: int = 10,
+        tau: float | None = None,
+        seed: int | None = None,
+        remainder: str = "balanced",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if int(k) < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if tau is not None and not float(tau) > 0:
+            raise ValueError(f"tau must be > 0, got {tau}")
+        if remainder not in REMAINDERS:
+            raise ValueError(f"remainder must be one of {REMAINDERS}, got {remainder!r}")
+        self.batch_size = int(batch_size)
+        self.k = int(k)
+        self.tau = None if tau is None else float(tau)
+        self.seed = seed
+        self.remainder = remainder
+
+    def params(self) -> dict[str, Any]:
+        return {
+            **super().params(),
+            "batch_size": self.batch_size,
+            "k": self.k,
+            "tau": self.tau,
+            "seed": self.seed,
+            "remainder": self.remainder,
+        }
+
+    def setup(self, compute: Compute, *, family: str) -> None:
+        if self.tau is None:
+            self.tau = FAMILY_TEMPERATURE.get(family, DEFAULT_TAU)
+
+    def score_valid(
+        self, batch: EmbeddingBatch, valid: np.ndarray, compute: Compute, *, seed: int
+    ) -> np.ndarray:
+        assert batch.image is not None and batch.text is not None
+        tau = self.tau if self.tau is not None else DEFAULT_TAU
+        seed = self.seed if self.seed is not None else seed
+        f = compute.operand(torch.from_numpy(batch.image[valid])).float()
+        g = compute.operand(torch.from_numpy(batch.text[valid])).float()
+        keys = batch.uid_keys[valid]
+        total = torch.zeros(len(keys), dtype=torch.float64, device=f.device)
+        for rep in range(self.k):
+            order = torch.from_numpy(random_order(keys, seed, rep)).to(f.device)
+            start = 0
+            for size in batch_sizes(len(keys), self.batch_size, self.remainder):
+                idx = order[start : start + size]
+                start += size
+                log_rows, log_cols = log_batch_sums(f[idx], g[idx], tau, compute)
+                total[idx] += (log_rows + log_cols).double()
+        return (-(tau / (2 * self.k)) * total).float().cpu().numpy()

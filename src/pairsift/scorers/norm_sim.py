@@ -1,0 +1,132 @@
+"""NormSim_p (METHODS.md §3): the p-norm of a pool image's similarities to a target image set.
+
+    NormSim_p(i) = (Σ_t |g_t · f_i|^p)^(1/p)      NormSim_∞(i) = max_t |g_t · f_i|
+
+p = 2 uses ``NormSim_2(i)² = f_iᵀ (GᵀG) f_i`` with the d×d matrix computed once (N/d times cheaper);
+every other p streams the targets in tiles so memory stays bounded whatever N is.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from pairsift.compute import Compute
+from pairsift.data import IMAGE, EmbeddingBatch
+from pairsift.io.fs import InputError
+from pairsift.io.targets import load_targets
+from pairsift.scorers.base import Scorer, register
+
+
+def parse_p(p: Any) -> float:
+    """``2``, ``"inf"``, ``"infinity"`` or any float >= 1."""
+    if isinstance(p, str) and p.strip().lower() in ("inf", "infinity", "max"):
+        return math.inf
+    try:
+        value = float(p)
+    except (TypeError, ValueError):
+        raise ValueError(f"p must be a number >= 1 or 'inf', got {p!r}") from None
+    if not value >= 1:
+        raise ValueError(f"p must be >= 1 or 'inf', got {p!r}")
+    return value
+
+
+def second_moment(targets: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+    """``GᵀG`` accumulated in float64 over float32 chunks."""
+    d = targets.shape[1]
+    acc = torch.zeros(d, d, dtype=torch.float64, device=targets.device)
+    for start in range(0, len(targets), chunk):
+        block = targets[start : start + chunk]
+        acc += (block.T @ block).double()
+    return acc
+
+
+def quadratic_form(f: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """``f_iᵀ M f_i`` for every row of ``f``."""
+    return torch.einsum("ij,ij->i", f @ matrix, f)
+
+
+def streamed_norm(f: torch.Tensor, targets: torch.Tensor, p: float, compute: Compute) -> torch.Tensor:
+    """``(Σ_t |f_i·g_t|^p)^(1/p)`` (max for p = ∞) with f and targets tiled."""
+    n, m = f.shape[0], targets.shape[0]
+    side = compute.tile(max(n, m))
+    acc = torch.zeros(n, device=f.device)
+    buf = torch.empty(side * side, device=f.device)
+    for i0 in range(0, n, side):
+        i1 = min(i0 + side, n)
+        for j0 in range(0, m, side):
+            j1 = min(j0 + side, m)
+            sim = buf[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
+            compute.matmul(f[i0:i1], targets[j0:j1].T, out=sim)
+            if math.isinf(p):
+                low, high = torch.aminmax(sim, dim=1)
+                torch.maximum(acc[i0:i1], torch.maximum(high, low.neg_()), out=acc[i0:i1])
+            else:
+                acc[i0:i1] += sim.abs_().pow_(p).sum(dim=1)
+    return acc if math.isinf(p) else acc.pow_(1.0 / p)
+
+
+@register("norm_sim")
+class NormSim(Scorer):
+    """NormSim_p against the image embeddings in ``target``. Image side only, absolute values.
+
+    Cost per sample: 2·d² flops for p = 2 (after a one-off 2·N·d²), 2·N·d flops otherwise.
+    """
+
+    requires = frozenset({IMAGE})
+
+    def __init__(
+        self,
+        *,
+        target: str | None = None,
+        p: Any = 2,
+        target_key: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        if not target:
+            raise ValueError("norm_sim needs target=<file of target image embeddings>")
+        self.target = str(target)
+        self.p = parse_p(p)
+        self.target_key = target_key
+
+    def default_column(self) -> str:
+        if math.isinf(self.p):
+            return "norm_sim_inf"
+        if self.p == int(self.p):
+            return f"norm_sim_{int(self.p)}" if self.p == 2 else f"norm_sim_p{int(self.p)}"
+        return f"norm_sim_p{self.p:g}"
+
+    def params(self) -> dict[str, Any]:
+        p: Any = "inf" if math.isinf(self.p) else self.p
+        return {**super().params(), "target": self.target, "p": p, "target_key": self.target_key}
+
+    def setup(self, compute: Compute, *, family: str) -> None:
+        targets = torch.from_numpy(load_targets(self.target, key=self.target_key, family=family))
+        self.dim_ = targets.shape[1]
+        self.count_ = targets.shape[0]
+        if self.p == 2:
+            self.moment_ = second_moment(targets.to(compute.device)).float()
+        else:
+            self.targets_ = compute.operand(targets)
+
+    def score_valid(
+        self, batch: EmbeddingBatch, valid: np.ndarray, compute: Compute, *, seed: int
+    ) -> np.ndarray:
+        if not hasattr(self, "dim_"):
+            raise RuntimeError("norm_sim: call setup() before scoring")
+        assert batch.image is not None
+        if batch.image.shape[1] != self.dim_:
+            raise InputError(
+                f"shard {batch.shard!r}: image embeddings have dimension {batch.image.shape[1]} but "
+                f"target file {self.target} has dimension {self.dim_}"
+            )
+        f = torch.from_numpy(batch.image[valid]).to(compute.device)
+        if self.p == 2:
+            values = quadratic_form(f, self.moment_).clamp_(min=0).sqrt_()
+        else:
+            values = streamed_norm(compute.operand(f), self.targets_, self.p, compute)
+        return values.float().cpu().numpy()

@@ -1,0 +1,1 @@
+"""Global selection over per-shard score arrays."""
