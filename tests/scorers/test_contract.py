@@ -1,0 +1,108 @@
+"""One battery for every registered scorer (scikit-learn's check_estimator, in spirit)."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pairsift.compute import Compute
+from pairsift.data import EmbeddingBatch
+from pairsift.scorers import SCORERS, PoolScorer, Scorer
+from tests.scorers.helpers import MemoryPool, random_batch
+
+CPU = Compute.resolve("cpu")
+DIM = 16
+
+
+@pytest.fixture(scope="module")
+def target_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("targets") / "t.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((40, DIM)).astype(np.float32))
+    return path
+
+
+PARAMS = {
+    "clip_score": {},
+    "neg_clip_loss": {"batch_size": 32, "k": 3},
+    "norm_sim": {"p": "inf"},
+    "norm_sim_d": {"iters": 3},
+}
+
+
+def make(kind: str, target_file: Path) -> Scorer:
+    params = dict(PARAMS[kind])
+    if kind == "norm_sim":
+        params["target"] = str(target_file)
+    scorer = SCORERS.get(kind)(**params)
+    scorer.setup(CPU, family="l14")
+    return scorer
+
+
+def run(scorer: Scorer, batch: EmbeddingBatch, seed: int = 0, tmp: Path | None = None) -> np.ndarray:
+    if isinstance(scorer, PoolScorer):
+        return scorer.score_pool(MemoryPool([batch]), CPU, seed=seed, workdir=tmp)[batch.shard]
+    return scorer.score(batch, CPU, seed=seed)
+
+
+def damaged_batch() -> EmbeddingBatch:
+    base = random_batch(n=120, dim=DIM, seed=9)
+    img, txt, uids = base.image.copy(), base.text.copy(), base.uids.copy()
+    img[1] = np.nan
+    img[2] = 0
+    txt[3] = np.inf
+    uids[4] = "not-a-uid"
+    uids[5] = uids[6]
+    return EmbeddingBatch.build("s0", uids, image=img, text=txt)
+
+
+def test_registry_holds_every_scorer():
+    assert set(PARAMS) == set(SCORERS.names())
+
+
+@pytest.mark.parametrize("kind", sorted(PARAMS))
+def test_shape_dtype_and_nan_only_on_invalid_rows(kind, target_file, tmp_path):
+    scorer = make(kind, target_file)
+    batch = damaged_batch()
+    out = run(scorer, batch, tmp=tmp_path)
+    assert out.shape == (len(batch),) and out.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(out), ~batch.valid(scorer.requires))
+
+
+@pytest.mark.parametrize("kind", sorted(PARAMS))
+def test_permutation_equivariance(kind, target_file, tmp_path):
+    scorer = make(kind, target_file)
+    batch = random_batch(n=100, dim=DIM, seed=2)
+    perm = np.random.default_rng(1).permutation(len(batch))
+    np.testing.assert_allclose(
+        run(scorer, batch.take(perm), tmp=tmp_path), run(scorer, batch)[perm], atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(PARAMS))
+def test_deterministic_under_a_seed(kind, target_file, tmp_path):
+    scorer = make(kind, target_file)
+    batch = random_batch(n=100, dim=DIM, seed=3)
+    first, second = run(scorer, batch, seed=4, tmp=tmp_path), run(scorer, batch, seed=4, tmp=tmp_path)
+    assert first.tobytes() == second.tobytes()
+    if scorer.uses_batchmates:
+        assert not np.array_equal(first, run(scorer, batch, seed=5, tmp=tmp_path))
+
+
+@pytest.mark.parametrize("kind", sorted(PARAMS))
+def test_pickles_without_loaded_state(kind, target_file, tmp_path):
+    scorer = make(kind, target_file)
+    clone = pickle.loads(pickle.dumps(scorer))
+    assert clone.params() == scorer.params() and clone.column == scorer.column
+    assert not any(k.endswith("_") for k in vars(clone))
+    clone.setup(CPU, family="l14")
+    batch = random_batch(n=50, dim=DIM, seed=6)
+    np.testing.assert_array_equal(run(clone, batch, tmp=tmp_path), run(scorer, batch, tmp=tmp_path))
+
+
+@pytest.mark.parametrize("kind", sorted(PARAMS))
+def test_name_sets_the_column(kind, target_file):
+    params = dict(PARAMS[kind], name="mine")
+    if kind == "norm_sim":
+        params["target"] = str(target_file)
+    assert SCORERS.get(kind)(**params).column == "mine"

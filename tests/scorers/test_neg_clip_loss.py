@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from pairsift import compute as compute_module
+from pairsift.compute import Compute
+from pairsift.data import EmbeddingBatch
+from pairsift.scorers.neg_clip_loss import NegClipLoss, batch_sizes, random_order
+from tests import reference
+from tests.scorers.helpers import random_batch, random_uids
+
+CPU = Compute.resolve("cpu")
+
+
+def partitions(batch: EmbeddingBatch, k: int, b: int, seed: int, remainder: str) -> list[list[np.ndarray]]:
+    out = []
+    for rep in range(k):
+        order = random_order(batch.uid_keys, seed, rep)
+        cuts = np.cumsum([0, *batch_sizes(len(batch), b, remainder)])
+        out.append([order[a:z] for a, z in zip(cuts[:-1], cuts[1:], strict=True)])
+    return out
+
+
+def test_whole_shard_as_one_batch_matches_float64_reference():
+    batch = random_batch(n=300, dim=32, seed=1)
+    got = NegClipLoss(batch_size=10_000, k=1, tau=0.01).score(batch, CPU, seed=0)
+    want = reference.neg_clip_loss(batch.image, batch.text, [[np.arange(300)]], tau=0.01)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("remainder", ["balanced", "reference"])
+@pytest.mark.parametrize("tau", [0.01, 0.07])
+def test_k_averaged_random_batches_match_reference(remainder, tau, monkeypatch):
+    monkeypatch.setattr(compute_module, "CPU_TILE", 16)  # force several tiles per batch
+    batch = random_batch(n=203, dim=24, seed=2, noise=0.8)
+    scorer = NegClipLoss(batch_size=64, k=4, tau=tau, remainder=remainder, seed=5)
+    got = scorer.score(batch, CPU, seed=0)
+    want = reference.neg_clip_loss(batch.image, batch.text, partitions(batch, 4, 64, 5, remainder), tau)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+def test_overflowing_rows_and_columns_are_recomputed_exactly():
+    # Pairs whose own similarity is far below a batch-mate's: exp((s_ij - s_ii)/tau) overflows float32.
+    rng = np.random.default_rng(3)
+    img = rng.standard_normal((40, 8)).astype(np.float32)
+    txt = img + 0.1 * rng.standard_normal((40, 8)).astype(np.float32)
+    txt[:5] = -img[:5]  # s_ii = -1 while s_ij can be near +1
+    batch = EmbeddingBatch.build("s", random_uids(rng, 40), image=img, text=txt)
+    got = NegClipLoss(batch_size=100, k=1, tau=0.005).score(batch, CPU, seed=0)
+    want = reference.neg_clip_loss(batch.image, batch.text, [[np.arange(40)]], tau=0.005)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+
+
+def test_balanced_batch_sizes_differ_by_at_most_one():
+    for n in (1, 7, 100, 32769, 100_000):
+        sizes = batch_sizes(n, 32768, "balanced")
+        assert sum(sizes) == n
+        assert max(sizes) - min(sizes) <= 1
+        assert len(sizes) == -(-n // 32768)
+
+
+def test_reference_batch_sizes_cut_full_batches_and_a_short_one():
+    assert batch_sizes(100, 30, "reference") == [30, 30, 30, 10]
+    assert batch_sizes(90, 30, "reference") == [30, 30, 30]
+    assert batch_sizes(20, 30, "reference") == [20]
+
+
+def test_short_reference_batch_scores_higher_than_balanced():
+    batch = random_batch(n=130, dim=16, seed=4)
+    short = NegClipLoss(batch_size=64, k=1, remainder="reference").score(batch, CPU, seed=0)
+    order = random_order(batch.uid_keys, 0, 0)
+    last = order[128:]  # the two rows of the short batch
+    rest = order[:128]
+    assert short[last].mean() > short[rest].mean()
+
+
+def test_random_order_depends_on_uids_not_positions():
+    batch = random_batch(n=50, seed=5)
+    perm = np.random.default_rng(0).permutation(50)
+    a = batch.uids[random_order(batch.uid_keys, 3, 1)]
+    b = batch.uids[perm][random_order(batch.uid_keys[perm], 3, 1)]
+    assert list(a) == list(b)
+    assert list(a) != list(batch.uids[random_order(batch.uid_keys, 4, 1)])
+
+
+def test_tau_defaults_to_the_teachers_temperature():
+    scorer = NegClipLoss()
+    scorer.setup(CPU, family="l14")
+    assert scorer.tau == 0.01
+    scorer = NegClipLoss(tau=0.05)
+    scorer.setup(CPU, family="l14")
+    assert scorer.tau == 0.05
+
+
+@pytest.mark.parametrize("bad", [{"k": 0}, {"batch_size": 0}, {"tau": -1}, {"remainder": "x"}])
+def test_bad_parameters_are_refused(bad):
+    with pytest.raises(ValueError):
+        NegClipLoss(**bad)
