@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ def partitions(batch: EmbeddingBatch, k: int, b: int, seed: int, remainder: str)
     for rep in range(k):
         order = random_order(batch.uid_keys, seed, rep)
         cuts = np.cumsum([0, *batch_sizes(len(batch), b, remainder)])
-        out.append([order[a:z] for a, z in zip(cuts[:-1], cuts[1:], strict=True)])
+        out.append([order[a:z] for a, z in itertools.pairwise(cuts)])
     return out
 
 

@@ -45,7 +45,7 @@ def test_default_columns(p, column, targets):
 def test_dimension_mismatch_names_both(targets):
     scorer = NormSim(target=str(targets[0]), p=2)
     scorer.setup(CPU, family="l14")
-    with pytest.raises(InputError, match="dimension 8.*dimension 16"):
+    with pytest.raises(InputError, match=r"dimension 8.*dimension 16"):
         scorer.score(random_batch(n=10, dim=8), CPU)
 
 
