@@ -85,15 +85,22 @@ def duplicate_mask(keys: np.ndarray, ok: np.ndarray) -> np.ndarray:
 def normalize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """L2-normalise rows in float32; returns ``(normalised, finite_ok, nonzero_ok)``.
 
-    Rows that are not finite or have zero norm are set to 0 so they cannot poison a product.
+    Works on one float32 copy of ``x`` (the input is never modified). Rows that are not finite or
+    have zero norm are set to 0 so they cannot poison a product.
     """
-    x = np.asarray(x, dtype=np.float32)
-    finite = np.isfinite(x).all(axis=1)
-    x = np.where(finite[:, None], x, np.float32(0))
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float32))
+    out = np.array(x, dtype=np.float32, copy=True)
+    finite = np.isfinite(out).all(axis=1)
+    if not finite.all():
+        out[~finite] = 0
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out))
     nonzero = norms > 0
-    safe = np.where(nonzero, norms, np.float32(1))
-    return (x / safe[:, None]).astype(np.float32, copy=False), finite, nonzero
+    out /= np.where(nonzero, norms, np.float32(1))[:, None]
+    return out, finite, nonzero
+
+
+def select_rows(array: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``array[mask]`` without a copy when every row is selected."""
+    return array if mask.all() else array[mask]
 
 
 @dataclass

@@ -1,12 +1,11 @@
 """Synthetic DataComp-layout pools for the demo, tests and benchmarks.
 
-Samples are drawn from a few clusters ("concepts"); each sample's text embedding is a noisy copy
-of its image embedding, except for planted kinds of bad pairs whose effect on the scores is known:
+Samples are drawn from clusters ("concepts"); a clean caption shares its image's concept and an
+instance-specific part, and planted kinds of bad pairs have known effects on the scores:
 
 - ``clean``: image and text of the same concept;
 - ``mismatched``: the text belongs to another sample;
-- ``boilerplate``: the text is near a single generic caption vector (like "stock photo") shared by
-  many samples, so it is moderately similar to many images — CLIPScore is fooled, negCLIPLoss is not;
+- ``boilerplate``: a generic caption, similar to every image — CLIPScore is fooled, negCLIPLoss is not;
 - ``off_target``: image far from the concepts the target set covers.
 """
 
@@ -33,8 +32,8 @@ class SynthConfig:
     shards: int = 4
     rows_per_shard: int = 1000
     dim: int = 64
-    concepts: int = 16
-    target_concepts: int = 8
+    concepts: int = 64
+    target_concepts: int = 32
     family: str = "l14"
     dtype: str = "float16"
     kind_shares: tuple[float, ...] = (0.7, 0.1, 0.1, 0.1)
@@ -46,17 +45,39 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 class World:
-    """The latent geometry shared by a pool and its target set."""
+    """The latent geometry shared by a pool and its target set.
+
+    Like real CLIP spaces, every image shares a common direction and every text another one
+    (the "cone"), concepts add their own directions, and each pair shares an instance-specific part.
+    A boilerplate caption ("stock photo") leans towards the common image direction: about as similar
+    to its own image as a good caption is, but just as similar to *every other* image.
+    """
 
     def __init__(self, config: SynthConfig) -> None:
         rng = np.random.default_rng([config.seed, 1])
         self.config = config
-        self.centers = _unit(rng.standard_normal((config.concepts, config.dim)))
-        self.boilerplate = _unit(rng.standard_normal(config.dim))
+        d = config.dim
+        self.image_axis = _unit(rng.standard_normal(d))
+        self.text_axis = _unit(rng.standard_normal(d))
+        self.centers = _unit(rng.standard_normal((config.concepts, d)))
 
-    def images(self, concepts: np.ndarray, rng: np.random.Generator, spread: float = 0.7) -> np.ndarray:
-        noise = rng.standard_normal((len(concepts), self.config.dim)) / np.sqrt(self.config.dim)
-        return _unit(self.centers[concepts] + spread * noise * np.sqrt(self.config.dim) / 4)
+    def _noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.standard_normal((n, self.config.dim)) / np.sqrt(self.config.dim)
+
+    def _image_parts(self, concepts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        instance = self._noise(rng, len(concepts))
+        return _unit(1.2 * self.image_axis + self.centers[concepts] + 0.9 * instance), instance
+
+    def images(self, concepts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self._image_parts(concepts, rng)[0]
+
+    def texts(self, concepts: np.ndarray, instance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return _unit(
+            1.2 * self.text_axis
+            + self.centers[concepts]
+            + 0.9 * instance
+            + 0.6 * self._noise(rng, len(concepts))
+        )
 
     def targets(self, count: int, seed: int = 7) -> np.ndarray:
         """Target image embeddings from the first ``target_concepts`` concepts."""
@@ -72,23 +93,22 @@ class World:
         concepts = rng.integers(0, c.target_concepts, n)
         off = kinds == KINDS.index("off_target")
         concepts[off] = rng.integers(c.target_concepts, c.concepts, int(off.sum()))
-        img = self.images(concepts, rng)
-        txt = _unit(img + 0.9 * rng.standard_normal(img.shape) / np.sqrt(c.dim) * 4)
-        mism = kinds == KINDS.index("mismatched")
-        txt[mism] = txt[rng.permutation(np.flatnonzero(mism))] if mism.sum() > 1 else txt[mism]
-        txt[mism] = _unit(self.images(rng.integers(0, c.concepts, int(mism.sum())), rng) + 0.2 * txt[mism])
-        boiler = kinds == KINDS.index("boilerplate")
+        img, instance = self._image_parts(concepts, rng)
+        txt = self.texts(concepts, instance, rng)
+        mism = np.flatnonzero(kinds == KINDS.index("mismatched"))
+        txt[mism] = self.texts(rng.integers(0, c.concepts, len(mism)), self._noise(rng, len(mism)), rng)
+        boiler = np.flatnonzero(kinds == KINDS.index("boilerplate"))
         txt[boiler] = _unit(
-            self.boilerplate
-            + 0.35 * img[boiler]
-            + 0.5 * rng.standard_normal((int(boiler.sum()), c.dim)) / np.sqrt(c.dim) * 2
+            1.2 * self.text_axis
+            + 1.3 * self.image_axis
+            + 0.35 * instance[boiler]
+            + 0.3 * self._noise(rng, len(boiler))
         )
         keys = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64).astype(np.uint64)
         keys[:, 0] ^= np.uint64(index) << np.uint64(40)
-        uids = format_uids(keys)
         table = pa.table(
             {
-                "uid": pa.array(uids, pa.string()),
+                "uid": pa.array(format_uids(keys), pa.string()),
                 "url": pa.array([f"https://example.com/{index}/{i}.jpg" for i in range(n)]),
                 "text": pa.array([f"synthetic caption {KINDS[k]} {i}" for i, k in enumerate(kinds)]),
                 "kind": pa.array([KINDS[k] for k in kinds]),

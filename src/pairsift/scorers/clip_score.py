@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from pairsift.compute import Compute
-from pairsift.data import IMAGE, TEXT, EmbeddingBatch
+from pairsift.data import IMAGE, TEXT, EmbeddingBatch, select_rows
 from pairsift.scorers.base import Scorer, register
 
 
@@ -25,6 +25,6 @@ class ClipScore(Scorer):
         self, batch: EmbeddingBatch, valid: np.ndarray, compute: Compute, *, seed: int
     ) -> np.ndarray:
         assert batch.image is not None and batch.text is not None
-        f = compute.operand(torch.from_numpy(batch.image[valid])).float()
-        g = compute.operand(torch.from_numpy(batch.text[valid])).float()
+        f = torch.from_numpy(select_rows(batch.image, valid)).to(compute.device)
+        g = torch.from_numpy(select_rows(batch.text, valid)).to(compute.device)
         return own_similarity(f, g).cpu().numpy()

@@ -20,13 +20,17 @@ import numpy as np
 import torch
 
 from pairsift.compute import Compute
-from pairsift.data import IMAGE, TEXT, EmbeddingBatch
+from pairsift.data import IMAGE, TEXT, EmbeddingBatch, select_rows
 from pairsift.scorers.base import Scorer, register
 
 #: τ of teachers we know. OpenAI CLIP's learned logit scale is 100.
 FAMILY_TEMPERATURE = {"l14": 0.01, "b32": 0.01}
 DEFAULT_TAU = 0.01
 REMAINDERS = ("balanced", "reference")
+#: Exponents are clamped here before exp: e^-80 is still a normal float32, while denormal results
+#: make exp and sum several times slower. A sum holds its own term e^0 = 1 and at most b others,
+#: so the clamp changes it by less than b·e^-80 (relative), far below float32 resolution.
+EXP_FLOOR = -80.0
 
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -89,9 +93,9 @@ def log_batch_sums(
             sim = sim_buf[: shape[0] * shape[1]].view(shape)
             tmp = exp_buf[: shape[0] * shape[1]].view(shape)
             compute.matmul(fs[i0:i1], gs[j0:j1].T, out=sim)
-            torch.sub(sim, shift[i0:i1, None], out=tmp).exp_()
+            torch.sub(sim, shift[i0:i1, None], out=tmp).clamp_(min=EXP_FLOOR).exp_()
             rows[i0:i1] += tmp.sum(dim=1)
-            torch.sub(sim, shift[None, j0:j1], out=tmp).exp_()
+            torch.sub(sim, shift[None, j0:j1], out=tmp).clamp_(min=EXP_FLOOR).exp_()
             cols[j0:j1] += tmp.sum(dim=0)
     log_rows, log_cols = rows.log(), cols.log()
     _repair_overflow(log_rows, fs, gs, shift)
@@ -165,8 +169,8 @@ class NegClipLoss(Scorer):
         assert batch.image is not None and batch.text is not None
         tau = self.tau if self.tau is not None else DEFAULT_TAU
         seed = self.seed if self.seed is not None else seed
-        f = compute.operand(torch.from_numpy(batch.image[valid])).float()
-        g = compute.operand(torch.from_numpy(batch.text[valid])).float()
+        f = torch.from_numpy(select_rows(batch.image, valid)).to(compute.device)
+        g = torch.from_numpy(select_rows(batch.text, valid)).to(compute.device)
         keys = batch.uid_keys[valid]
         total = torch.zeros(len(keys), dtype=torch.float64, device=f.device)
         for rep in range(self.k):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from pairsift.compute import Compute
-from pairsift.data import IMAGE, EmbeddingBatch
+from pairsift.data import IMAGE, EmbeddingBatch, select_rows
 from pairsift.io.fs import InputError
 from pairsift.io.targets import load_targets
 from pairsift.scorers.base import Scorer, register
@@ -124,7 +124,7 @@ class NormSim(Scorer):
                 f"shard {batch.shard!r}: image embeddings have dimension {batch.image.shape[1]} but "
                 f"target file {self.target} has dimension {self.dim_}"
             )
-        f = torch.from_numpy(batch.image[valid]).to(compute.device)
+        f = torch.from_numpy(select_rows(batch.image, valid)).to(compute.device)
         if self.p == 2:
             values = quadratic_form(f, self.moment_).clamp_(min=0).sqrt_()
         else:
