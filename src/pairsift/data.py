@@ -89,7 +89,7 @@ def normalize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     have zero norm are set to 0 so they cannot poison a product.
     """
     out = np.array(x, dtype=np.float32, copy=True)
-    finite: np.ndarray = np.isfinite(out).all(axis=1)
+    finite = np.asarray(np.isfinite(out).all(axis=1))
     if not finite.all():
         out[~finite] = 0
     norms = np.sqrt(np.einsum("ij,ij->i", out, out))
