@@ -1,0 +1,52 @@
+"""GPU paths agree with the CPU ones. Skipped where torch sees no CUDA device (CI never has one)."""
+
+import numpy as np
+import pytest
+import torch
+
+from pairsift.compute import Compute
+from pairsift.scorers.clip_score import ClipScore
+from pairsift.scorers.neg_clip_loss import NegClipLoss
+from pairsift.scorers.norm_sim import NormSim
+from tests.scorers.helpers import random_batch
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+
+@pytest.fixture
+def target(tmp_path):
+    path = tmp_path / "t.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((3000, 64)).astype(np.float32))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda t: ClipScore(),
+        lambda t: NegClipLoss(batch_size=1024, k=3),
+        lambda t: NormSim(target=t, p=2),
+        lambda t: NormSim(target=t, p="inf"),
+        lambda t: NormSim(target=t, p=3),
+    ],
+)
+def test_cuda_matches_cpu(make, target):
+    batch = random_batch(n=2500, dim=64, seed=1)
+    results = []
+    for device in ("cpu", "cuda"):
+        compute = Compute.resolve(device)
+        scorer = make(target)
+        scorer.setup(compute, family="l14")
+        results.append(scorer.score(batch, compute, seed=0))
+    np.testing.assert_allclose(results[1], results[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_half_precision_stays_close(precision):
+    batch = random_batch(n=2048, dim=64, seed=2)
+    exact = NegClipLoss(batch_size=1024, k=2).score(batch, Compute.resolve("cuda"), seed=0)
+    half = NegClipLoss(batch_size=1024, k=2).score(batch, Compute.resolve("cuda", precision), seed=0)
+    assert np.abs(half - exact).max() < 0.05
