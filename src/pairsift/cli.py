@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -96,7 +97,12 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "skipped": summary.skipped,
         "rows": summary.rows,
         "statuses": summary.statuses,
-        "columns": summary.columns,
+        "columns": {
+            name: {
+                k: (int(v) if k == "scored" else v if math.isfinite(v) else None) for k, v in stats.items()
+            }
+            for name, stats in summary.columns.items()
+        },
         "failures": [{"shard": f.shard, "error": f.error} for f in summary.failures],
         "seconds": round(summary.seconds, 3),
     }
@@ -124,7 +130,7 @@ def add_scorers_parser(sub: Any) -> None:
 
 def cmd_scorers(args: argparse.Namespace) -> int:
     for name in SCORERS.names():
-        doc = (SCORERS.get(name).__doc__ or "").strip().splitlines()[0]
+        doc = next(iter((SCORERS.get(name).__doc__ or "").strip().splitlines()), "")
         print(f"{name:<16}{doc}")
     return 0
 

@@ -14,6 +14,20 @@ class ConfigError(ValueError):
     """A recipe, spec or override that cannot be understood."""
 
 
+_TYPES = {"str": str, "int": int}
+
+
+def _check_types(obj: Any, where: str, skip: tuple[str, ...] = ()) -> None:
+    """Refuse values of the wrong type (e.g. ``--set compute.workers=two``) with a ConfigError."""
+    for f in dataclasses.fields(obj):
+        expected = _TYPES.get(str(f.type))
+        value = getattr(obj, f.name)
+        if f.name in skip or expected is None:
+            continue
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ConfigError(f"{where}.{f.name} must be {f.type}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class ScorerSpec:
     """A scorer by registry name plus its keyword parameters."""
@@ -74,6 +88,9 @@ class SourceConfig:
     image_column: str = "image_embedding"
     text_column: str = "text_embedding"
 
+    def __post_init__(self) -> None:
+        _check_types(self, "source")
+
 
 @dataclass(frozen=True)
 class ComputeConfig:
@@ -82,6 +99,11 @@ class ComputeConfig:
     device: str = "auto"
     precision: str = "fp32"
     workers: int = 1
+
+    def __post_init__(self) -> None:
+        _check_types(self, "compute")
+        if self.workers < 1:
+            raise ConfigError(f"compute.workers must be >= 1, got {self.workers}")
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,7 @@ class ScoreConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        _check_types(self, "recipe", skip=("scorers", "source", "compute"))
         if not self.scorers:
             raise ConfigError("no scorer given; add at least one (e.g. --scorer clip_score)")
 
@@ -121,7 +144,7 @@ class ScoreConfig:
             scorers=tuple(ScorerSpec.parse(s) for s in scorers),
             source=_sub(SourceConfig, raw.get("source"), "source"),
             compute=_sub(ComputeConfig, raw.get("compute"), "compute"),
-            seed=int(raw.get("seed", 0)),
+            seed=raw.get("seed", 0),
         )
 
     def to_dict(self) -> dict[str, Any]:

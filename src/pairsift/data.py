@@ -92,10 +92,22 @@ def normalize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     finite = np.asarray(np.isfinite(out).all(axis=1))
     if not finite.all():
         out[~finite] = 0
+    extreme = _extreme_rows(out)
+    if len(extreme):  # squares would overflow or underflow float32: bring those rows near 1 first
+        peak = np.maximum(out[extreme].max(axis=1), -out[extreme].min(axis=1))
+        out[extreme] /= np.where(peak > 0, peak, np.float32(1))[:, None]
     norms = np.sqrt(np.einsum("ij,ij->i", out, out))
     nonzero: np.ndarray = norms > 0
     out /= np.where(nonzero, norms, np.float32(1))[:, None]
     return out, finite, nonzero
+
+
+def _extreme_rows(x: np.ndarray) -> np.ndarray:
+    """Rows whose largest magnitude is outside [1e-15, 1e15] (their float32 squares misbehave)."""
+    if not len(x) or not x.shape[1]:
+        return np.zeros(0, dtype=np.int64)
+    peak = np.maximum(x.max(axis=1), -x.min(axis=1))
+    return np.flatnonzero(((peak > 0) & (peak < 1e-15)) | (peak > 1e15))
 
 
 def select_rows(array: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from pairsift.config import SourceConfig
 from pairsift.data import IMAGE, TEXT, EmbeddingBatch, image_key, text_key
-from pairsift.io.arrays import check_matrix, list_column_to_matrix
+from pairsift.io.arrays import check_matrix, list_column_to_matrix, widen_empty
 from pairsift.io.fs import InputError, display, join, open_input, resolve
 from pairsift.registry import Registry
 from pairsift.scorers.base import PoolReader
@@ -123,7 +123,11 @@ class DataCompSource(Source):
                             f"keys found: {sorted(npz.files)}"
                         )
                     try:
-                        out[key] = check_matrix(npz[key], f"{where}[{key}]", rows)
+                        member = npz[key]
+                    except Exception as exc:  # zip CRC errors, bad headers, object arrays
+                        raise InputError(f"{where}[{key}]: cannot read: {exc}") from exc
+                    try:
+                        out[key] = check_matrix(member, f"{where}[{key}]", rows)
                     except ValueError as exc:
                         raise InputError(str(exc)) from exc
         dims = {k: a.shape[1] for k, a in out.items()}
@@ -172,6 +176,7 @@ class ParquetSource(Source):
                     )
                 except ValueError as exc:
                     raise InputError(str(exc)) from exc
+        mats = widen_empty(mats)
         if IMAGE in mats and TEXT in mats and mats[IMAGE].shape[1] != mats[TEXT].shape[1] and len(table):
             raise InputError(
                 f"{where}: image and text embeddings differ in dimension: "

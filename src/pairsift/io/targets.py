@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import PurePosixPath
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -25,7 +26,7 @@ def load_targets(url: str, *, key: str | None = None, family: str | None = None)
         raise InputError(f"target file {where}: no such file")
     with open_input(fs, path) as fh:
         data = fh.read()
-    suffix = path.rsplit(".", 1)[-1].lower()
+    suffix = PurePosixPath(path).suffix.lstrip(".").lower()
     try:
         if suffix == "npy":
             raw = np.load(io.BytesIO(data), allow_pickle=False)
@@ -42,8 +43,9 @@ def load_targets(url: str, *, key: str | None = None, family: str | None = None)
             column = _pick(table.column_names, key, family, where, prefer=("embedding", "image_embedding"))
             raw = list_column_to_matrix(table.column(column), f"{where}[{column}]")
         else:
+            kind = f"type .{suffix}" if suffix else "file type (the name has no suffix)"
             raise InputError(
-                f"target file {where}: unsupported type .{suffix}; use .npy, .npz, .parquet or .safetensors"
+                f"target file {where}: unsupported {kind}; use .npy, .npz, .parquet or .safetensors"
             )
     except InputError:
         raise

@@ -7,6 +7,7 @@ float32 array with NaN on the rows it cannot score.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ class Scorer(ABC):
     uses_batchmates: ClassVar[bool] = False
 
     def __init__(self, *, name: str | None = None) -> None:
-        self.name = name
+        self.name = None if name is None else str(name)
 
     @property
     def column(self) -> str:
@@ -115,5 +116,32 @@ def build_scorer(kind: str, params: dict[str, Any]) -> Scorer:
     cls = SCORERS.get(kind)
     try:
         return cls(**params)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"scorer {kind!r}: {exc}") from exc
+
+
+def int_param(name: str, value: Any, *, minimum: int) -> int:
+    """An integer parameter (``10`` or ``"10"``), at least ``minimum``, or an error naming it."""
+    try:
+        number = int(value)
+        exact = not isinstance(value, bool) and number == float(value)
+    except (TypeError, ValueError):
+        exact = False
+    if not exact:
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return number
+
+
+def float_param(name: str, value: Any, *, low: float, high: float = math.inf) -> float:
+    """A float parameter in ``(low, high]``, or an error naming it."""
+    try:
+        number = float(value)
+        ok = not isinstance(value, bool) and low < number <= high
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not ok:
+        bounds = f"> {low}" if math.isinf(high) else f"in ({low}, {high}]"
+        raise ValueError(f"{name} must be {bounds}, got {value!r}")
+    return number

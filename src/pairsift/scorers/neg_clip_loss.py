@@ -21,7 +21,7 @@ import torch
 
 from pairsift.compute import Compute
 from pairsift.data import IMAGE, TEXT, EmbeddingBatch, select_rows
-from pairsift.scorers.base import Scorer, register
+from pairsift.scorers.base import Scorer, float_param, int_param, register
 
 #: τ of teachers we know. OpenAI CLIP's learned logit scale is 100.
 FAMILY_TEMPERATURE = {"l14": 0.01, "b32": 0.01}
@@ -135,18 +135,12 @@ class NegClipLoss(Scorer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if int(k) < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        if tau is not None and not float(tau) > 0:
-            raise ValueError(f"tau must be > 0, got {tau}")
         if remainder not in REMAINDERS:
             raise ValueError(f"remainder must be one of {REMAINDERS}, got {remainder!r}")
-        self.batch_size = int(batch_size)
-        self.k = int(k)
-        self.tau = None if tau is None else float(tau)
-        self.seed = seed
+        self.batch_size = int_param("batch_size", batch_size, minimum=1)
+        self.k = int_param("k", k, minimum=1)
+        self.tau = None if tau is None else float_param("tau", tau, low=0)
+        self.seed = None if seed is None else int_param("seed", seed, minimum=0)
         self.remainder = remainder
 
     def params(self) -> dict[str, Any]:

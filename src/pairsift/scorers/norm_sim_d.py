@@ -29,7 +29,7 @@ import torch
 
 from pairsift.compute import Compute
 from pairsift.data import IMAGE, TEXT
-from pairsift.scorers.base import PoolReader, PoolScorer, register
+from pairsift.scorers.base import PoolReader, PoolScorer, float_param, int_param, register
 from pairsift.scorers.clip_score import own_similarity
 from pairsift.scorers.norm_sim import quadratic_form
 from pairsift.select.topk import top_k_masks
@@ -62,16 +62,14 @@ class NormSimD(PoolScorer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        if not 0 < float(target_fraction) <= float(fraction) <= 1:
+        self.fraction = float_param("fraction", fraction, low=0, high=1)
+        self.target_fraction = float_param("target_fraction", target_fraction, low=0, high=1)
+        if self.target_fraction > self.fraction:
             raise ValueError(
-                f"need 0 < target_fraction <= fraction <= 1, got fraction={fraction}, "
-                f"target_fraction={target_fraction}"
+                f"target_fraction ({target_fraction}) must not exceed fraction ({fraction}): "
+                "the final selection is taken from the candidates"
             )
-        if int(iters) < 1:
-            raise ValueError(f"iters must be >= 1, got {iters}")
-        self.fraction = float(fraction)
-        self.target_fraction = float(target_fraction)
-        self.iters = int(iters)
+        self.iters = int_param("iters", iters, minimum=1)
 
     def params(self) -> dict[str, Any]:
         return {

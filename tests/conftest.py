@@ -1,0 +1,60 @@
+"""Shared fixtures: tiny pools built in code, scoring configs on CPU."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pytest
+
+from pairsift.config import ComputeConfig, ScoreConfig, ScorerSpec, SourceConfig
+from tests import pools
+
+
+@pytest.fixture
+def make_pool(tmp_path: Path) -> Callable[..., Path]:
+    """``make_pool(name="pool", shards=2, rows=50, dim=16, dtype="float32", family="l14", seed=0)``."""
+
+    def make(name: str = "pool", **options: Any) -> Path:
+        return pools.make_pool(tmp_path / name, **options)
+
+    return make
+
+
+@pytest.fixture
+def score_config() -> Callable[..., ScoreConfig]:
+    """``score_config(pool, output, *scorer_specs, **fields)``: a CPU ScoreConfig."""
+
+    def build(
+        pool: str | Path,
+        output: str | Path,
+        *scorers: str | dict[str, Any],
+        source: SourceConfig | None = None,
+        workers: int = 1,
+        device: str = "cpu",
+        **fields: Any,
+    ) -> ScoreConfig:
+        return ScoreConfig(
+            pool=str(pool),
+            output=str(output),
+            scorers=tuple(ScorerSpec.parse(s) for s in scorers),
+            source=source or SourceConfig(),
+            compute=ComputeConfig(device=device, workers=workers),
+            **fields,
+        )
+
+    return build
+
+
+@pytest.fixture
+def memfs() -> Iterator[tuple[fsspec.AbstractFileSystem, str]]:
+    """fsspec's in-memory filesystem and a fresh root folder in it (removed afterwards)."""
+    fs = fsspec.filesystem("memory")
+    root = f"/pairsift-test-{uuid.uuid4().hex}"
+    fs.mkdir(root)
+    yield fs, root
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
