@@ -24,7 +24,7 @@ def targets(tmp_path):
 
 @pytest.mark.parametrize("p", [1, 2, 3, "inf", 2.5])
 def test_matches_float64_reference(p, targets, monkeypatch):
-    monkeypatch.setattr(compute_module, "CPU_TILE", 32)  # several target and row tiles
+    monkeypatch.setattr(compute_module, "CPU_TILE_REDUCE", 32)  # several target and row tiles
     path, arr = targets
     batch = random_batch(n=120, dim=16, seed=3)
     scorer = NormSim(target=str(path), p=p)

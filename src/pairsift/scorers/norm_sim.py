@@ -44,15 +44,22 @@ def second_moment(targets: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
     return acc
 
 
-def quadratic_form(f: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """``f_iᵀ M f_i`` for every row of ``f``."""
-    return torch.einsum("ij,ij->i", f @ matrix, f)
+def quadratic_form(f: torch.Tensor, matrix: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """``f_iᵀ M f_i`` for every row of ``f``, in row chunks through one reused buffer."""
+    out = torch.empty(f.shape[0], dtype=matrix.dtype, device=f.device)
+    buf = torch.empty(min(chunk, f.shape[0]) * matrix.shape[1], dtype=matrix.dtype, device=f.device)
+    for start in range(0, f.shape[0], chunk):
+        rows = f[start : start + chunk]
+        prod = buf[: rows.shape[0] * matrix.shape[1]].view(rows.shape[0], matrix.shape[1])
+        torch.mm(rows, matrix, out=prod)
+        torch.sum(prod.mul_(rows), dim=1, out=out[start : start + chunk])
+    return out
 
 
 def streamed_norm(f: torch.Tensor, targets: torch.Tensor, p: float, compute: Compute) -> torch.Tensor:
     """``(Σ_t |f_i·g_t|^p)^(1/p)`` (max for p = ∞) with f and targets tiled."""
     n, m = f.shape[0], targets.shape[0]
-    side = compute.tile(max(n, m))
+    side = compute.tile(max(n, m), buffers=1, reduce_only=True)
     acc = torch.zeros(n, device=f.device)
     buf = torch.empty(side * side, device=f.device)
     for i0 in range(0, n, side):
@@ -61,9 +68,8 @@ def streamed_norm(f: torch.Tensor, targets: torch.Tensor, p: float, compute: Com
             j1 = min(j0 + side, m)
             sim = buf[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
             compute.matmul(f[i0:i1], targets[j0:j1].T, out=sim)
-            if math.isinf(p):
-                low, high = torch.aminmax(sim, dim=1)
-                torch.maximum(acc[i0:i1], torch.maximum(high, low.neg_()), out=acc[i0:i1])
+            if math.isinf(p):  # abs_ in place, then one reduction: cheaper than amax and amin
+                torch.maximum(acc[i0:i1], sim.abs_().amax(dim=1), out=acc[i0:i1])
             else:
                 acc[i0:i1] += sim.abs_().pow_(p).sum(dim=1)
     return acc if math.isinf(p) else acc.pow_(1.0 / p)
