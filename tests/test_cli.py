@@ -13,6 +13,7 @@ import pytest
 
 from pairsift.cli import main
 from pairsift.scorers import SCORERS, Scorer
+from tests import reference
 from tests.pools import family_arrays, read_npz, read_uids, write_shard
 
 SHARDS = ["00000000", "00000001"]
@@ -21,24 +22,6 @@ ARGS = ["--embeddings", "l14", "--scorer", "clip_score", "--scorer", "neg_clip_l
 
 def run_cli(pool: Path, run: Path, *extra: str) -> int:
     return main(["score", str(pool), "-o", str(run), *ARGS, "--device", "cpu", *extra])
-
-
-def unit64(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    top = x.max(axis=axis, keepdims=True)
-    return (top + np.log(np.exp(x - top).sum(axis=axis, keepdims=True))).squeeze(axis)
-
-
-def one_batch_neg_clip_loss(image: np.ndarray, text: np.ndarray, tau: float) -> np.ndarray:
-    """METHODS.md §2 when the whole shard is one batch (so every partition is the same)."""
-    f, g = unit64(image), unit64(text)
-    sims = f @ g.T
-    own = np.diag(sims)
-    return own - 0.5 * (tau * logsumexp(sims / tau, axis=1) + tau * logsumexp(sims / tau, axis=0))
 
 
 @pytest.fixture
@@ -61,10 +44,10 @@ def test_score_table_layout_and_values(scored):
 
         arrays = read_npz(pool / f"{shard}.npz")
         image, text = arrays["l14_img"], arrays["l14_txt"]
-        clip = (unit64(image) * unit64(text)).sum(axis=1)
+        clip = reference.clip_score(image, text)
         np.testing.assert_allclose(table.column("clip_score").to_numpy(), clip, atol=1e-5)
         # batch_size=64 > 50 rows: each shard is one batch, so the value is exact for any k
-        ncl = one_batch_neg_clip_loss(image, text, tau=0.01)
+        ncl = reference.neg_clip_loss(image, text, [[np.arange(len(image))]], tau=0.01)
         np.testing.assert_allclose(table.column("neg_clip_loss").to_numpy(), ncl, atol=1e-4)
         assert (table.column("neg_clip_loss").to_numpy() <= table.column("clip_score").to_numpy()).all()
 
