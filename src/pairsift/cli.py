@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pairsift.commands import run as run_command
+from pairsift.commands import select as select_command
 from pairsift.config import ConfigError, ScoreConfig, apply_overrides, load_recipe
 from pairsift.io.fs import InputError
 from pairsift.pipeline import RunSummary, score
@@ -155,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (add_score_parser, add_scorers_parser, add_demo_parser):
+    commands = (add_score_parser, add_scorers_parser, select_command.add_parser, run_command.add_parser)
+    for add in (*commands, add_demo_parser):
         add(sub)
     return parser
 

@@ -1,0 +1,1 @@
+"""Subcommands of the ``pairsift`` command line, one module each."""

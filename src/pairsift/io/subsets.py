@@ -1,0 +1,125 @@
+"""DataComp subset files (METHODS.md §6).
+
+A subset file is ``np.save`` of a 1-D structured array of dtype ``np.dtype("u8,u8")``, one row per
+kept sample, ``(hi, lo) = divmod(int(uid, 16), 2**64)``, sorted ascending. A uid listed twice means
+the sample is written twice (upsampling): duplicates are kept everywhere in pairsift. DataComp's
+resharder also accepts a raw memmap of the same dtype (no ``.npy`` header); so does :func:`read_subset`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from pairsift.data import format_uids, parse_uids
+from pairsift.io.fs import InputError, atomic_write
+
+logger = logging.getLogger(__name__)
+
+SUBSET_DTYPE = np.dtype("u8,u8")
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def from_keys(keys: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` uint64 ``(hi, lo)`` keys -> structured ``u8,u8`` array (unsorted)."""
+    out = np.empty(len(keys), dtype=SUBSET_DTYPE)
+    if len(keys):
+        out["f0"], out["f1"] = keys[:, 0], keys[:, 1]
+    return out
+
+
+def to_keys(subset: np.ndarray) -> np.ndarray:
+    """Structured ``u8,u8`` array -> ``(n, 2)`` uint64 keys."""
+    return np.stack([subset["f0"], subset["f1"]], axis=1) if len(subset) else np.zeros((0, 2), np.uint64)
+
+
+def from_hex(uids: np.ndarray | list[str], where: str = "uids") -> np.ndarray:
+    """32-hex uid strings -> structured array; a malformed uid is an error naming its position."""
+    keys, ok = parse_uids(np.asarray(uids, dtype=object))
+    if not ok.all():
+        bad = int(np.flatnonzero(~ok)[0])
+        raise InputError(f"{where}: entry {bad} is not a 32-hex uid: {np.asarray(uids, dtype=object)[bad]!r}")
+    return from_keys(keys)
+
+
+def to_hex(subset: np.ndarray) -> np.ndarray:
+    return format_uids(to_keys(subset))
+
+
+def is_sorted(subset: np.ndarray) -> bool:
+    """Ascending by (hi, lo), duplicates allowed."""
+    if len(subset) < 2:
+        return True
+    first, second = subset.dtype.names or ("f0", "f1")
+    hi, lo = subset[first], subset[second]
+    up = hi[1:] > hi[:-1]
+    same = hi[1:] == hi[:-1]
+    return bool((up | (same & (lo[1:] >= lo[:-1]))).all())
+
+
+def write_subset(path: str | Path, subset: np.ndarray) -> Path:
+    """Write a DataComp subset file atomically, sorted ascending, duplicates preserved."""
+    if subset.dtype != SUBSET_DTYPE:
+        raise ValueError(f"subset arrays have dtype {SUBSET_DTYPE}, got {subset.dtype}")
+    ordered = np.sort(subset, kind="stable")
+    path = Path(path)
+    atomic_write(path, lambda fh: np.save(fh, ordered, allow_pickle=False))
+    return path
+
+
+def read_subset(path: str | Path, *, mmap: bool = False) -> np.ndarray:
+    """Read a subset file (``.npy`` or raw ``u8,u8`` memmap) as a sorted structured array.
+
+    A file whose rows are not sorted is sorted in memory, with a warning (DataComp's tools expect
+    sorted files; pairsift only needs membership, so the order does not change any result).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"subset file {path}: no such file")
+    with path.open("rb") as fh:
+        header = fh.read(len(_NPY_MAGIC))
+    if header == _NPY_MAGIC:
+        try:
+            subset = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except ValueError as exc:
+            raise InputError(f"subset file {path}: cannot read: {exc}") from exc
+    else:
+        size = path.stat().st_size
+        if size % SUBSET_DTYPE.itemsize:
+            raise InputError(
+                f"subset file {path}: neither a .npy file nor a raw u8,u8 memmap "
+                f"({size} bytes is not a multiple of {SUBSET_DTYPE.itemsize})"
+            )
+        subset = np.memmap(path, dtype=SUBSET_DTYPE, mode="r") if size else np.zeros(0, SUBSET_DTYPE)
+    subset = _check_dtype(subset, path)
+    if not is_sorted(subset):
+        logger.warning("subset file %s is not sorted; sorting it in memory", path)
+        return np.sort(np.asarray(subset), kind="stable")
+    return subset if mmap else np.asarray(subset)
+
+
+def _check_dtype(subset: np.ndarray, path: Path) -> np.ndarray:
+    names = subset.dtype.names or ()
+    ok = subset.ndim == 1 and len(names) == 2 and all(subset.dtype[n] == np.uint64 for n in names)
+    if not ok:
+        raise InputError(
+            f"subset file {path}: expected a 1-D array of dtype {SUBSET_DTYPE} (uid hi, lo), "
+            f"found dtype {subset.dtype} with shape {subset.shape}"
+        )
+
+    if names != SUBSET_DTYPE.names:  # same layout under other field names: view with DataComp's
+        return subset.view(SUBSET_DTYPE)
+    return subset
+
+
+def contains(subset: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Membership of ``(n, 2)`` keys in a sorted subset."""
+    return occurrences(subset, keys) > 0
+
+
+def occurrences(subset: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """How many times each of the ``(n, 2)`` keys is listed in a sorted subset (upsampling factor)."""
+    query = from_keys(keys)
+    return np.searchsorted(subset, query, "right") - np.searchsorted(subset, query, "left")

@@ -1,0 +1,235 @@
+"""Selection rules, applied in order to the set of kept rows. Each is registered by its CLI flag."""
+
+from __future__ import annotations
+
+import math
+import operator
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from pairsift.io.subsets import read_subset
+from pairsift.registry import Registry
+from pairsift.select.kth import top_k
+from pairsift.select.state import SelectionState
+
+
+@dataclass
+class Step:
+    """One line of the funnel: the rule, rows kept after it, the base size, the threshold used."""
+
+    rule: str
+    kept: int
+    base: int
+    threshold: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "kept": self.kept, "base": self.base}
+        if self.threshold is not None:
+            out["threshold"] = self.threshold if math.isfinite(self.threshold) else None
+        return out
+
+
+class Rule(ABC):
+    """A step of a selection. ``parse`` reads the CLI/YAML text form."""
+
+    flag: ClassVar[str] = ""
+
+    @classmethod
+    @abstractmethod
+    def parse(cls, text: str) -> Rule: ...
+
+    @abstractmethod
+    def apply(self, state: SelectionState) -> Step: ...
+
+    @abstractmethod
+    def describe(self) -> str: ...
+
+
+RULES: Registry[type[Rule]] = Registry("selection rule")
+
+
+def register(flag: str) -> Callable[[type[Rule]], type[Rule]]:
+    def wrap(cls: type[Rule]) -> type[Rule]:
+        cls.flag = flag
+        return RULES.register(flag)(cls)
+
+    return wrap
+
+
+def _name_value(text: str, flag: str, what: str) -> tuple[str, str]:
+    name, eq, value = text.partition("=")
+    if not eq or not name.strip() or not value.strip():
+        raise ValueError(f"--{flag} expects NAME={what}, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _number(text: str, flag: str, kind: type = float) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"--{flag}: {text!r} is not a{'n integer' if kind is int else ' number'}") from None
+
+
+@dataclass
+class _Top(Rule):
+    column: str
+    count: int | None = None
+    fraction: float | None = None
+
+    def apply(self, state: SelectionState) -> Step:
+        state.check_column(self.column)
+        k = self.count if self.count is not None else int((self.fraction or 0.0) * state.base)
+        read = state.ranked(self.column)
+        if self.fraction is not None and state.datacomp_threshold:
+            return self._datacomp(state, k, read)
+        cut = top_k(state.shards, k, read, state.uid_keys, state.masks, streaming=state.streaming)
+        kept = state.update(lambda shard: cut.mask(shard, read(shard), state.masks[shard]))
+        return Step(self.describe(), kept, state.base, state.display(self.column, cut.threshold))
+
+    def _datacomp(self, state: SelectionState, k: int, read: Callable[[str], np.ndarray]) -> Step:
+        """DataComp's baseline: threshold = value at descending position k, keep everything >= it."""
+        cut = top_k(state.shards, k + 1, read, state.uid_keys, state.masks, streaming=state.streaming)
+        threshold = np.float32(cut.threshold)
+
+        def keep(shard: str) -> np.ndarray:
+            values = read(shard)
+            finite = state.masks[shard] & np.isfinite(values)
+            return finite if cut.keep_all else finite & (values >= threshold)
+
+        kept = state.update(keep)
+        return Step(
+            self.describe() + " (datacomp threshold)",
+            kept,
+            state.base,
+            state.display(self.column, cut.threshold),
+        )
+
+
+@register("top")
+class TopFraction(_Top):
+    """``--top NAME=FRACTION``: the exact top int(FRACTION · base) rows, ties by uid."""
+
+    @classmethod
+    def parse(cls, text: str) -> TopFraction:
+        name, value = _name_value(text, "top", "FRACTION")
+        fraction = _number(value, "top")
+        if not 0 < fraction <= 1:
+            raise ValueError(f"--top {text}: the fraction must be in (0, 1], got {fraction}")
+        return cls(name, fraction=fraction)
+
+    def describe(self) -> str:
+        return f"top {self.column}={self.fraction:g}"
+
+
+@register("top-n")
+class TopN(_Top):
+    """``--top-n NAME=N``: the exact top N rows, ties by uid."""
+
+    @classmethod
+    def parse(cls, text: str) -> TopN:
+        name, value = _name_value(text, "top-n", "N")
+        count = _number(value, "top-n", int)
+        if count < 0:
+            raise ValueError(f"--top-n {text}: N must be >= 0")
+        return cls(name, count=count)
+
+    def describe(self) -> str:
+        return f"top-n {self.column}={self.count}"
+
+
+_COMPARE = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+
+
+@register("threshold")
+@dataclass
+class Threshold(Rule):
+    """``--threshold NAME=VALUE`` keeps rows >= VALUE; ``NAME<=VALUE`` (or ``<``, ``>``, ``>=``) too."""
+
+    column: str
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> Threshold:
+        for op in ("<=", ">=", "<", ">", "="):
+            name, found, value = text.partition(op)
+            if found and name.strip() and value.strip():
+                return cls(name.strip(), ">=" if op == "=" else op, _number(value.strip(), "threshold"))
+        raise ValueError(f"--threshold expects NAME=VALUE or NAME<=VALUE, got {text!r}")
+
+    def apply(self, state: SelectionState) -> Step:
+        state.check_column(self.column)
+        compare = _COMPARE[self.op]
+        bound = np.float32(self.value)
+        kept = state.update(lambda shard: state.masks[shard] & compare(state.read(shard, self.column), bound))
+        return Step(self.describe(), kept, state.base, self.value)
+
+    def describe(self) -> str:
+        return f"threshold {self.column}{self.op}{self.value:g}"
+
+
+@dataclass
+class _SubsetRule(Rule):
+    path: str
+
+    @classmethod
+    def parse(cls, text: str) -> _SubsetRule:
+        return cls(text.strip())
+
+    def describe(self) -> str:
+        return f"{self.flag} {self.path}"
+
+    def apply(self, state: SelectionState) -> Step:
+        subset = read_subset(self.path)
+        kept = state.update(lambda shard: self.combine(state.masks[shard], state.member(shard, subset)))
+        self.after(state, kept)
+        return Step(self.describe(), kept, state.base)
+
+    @abstractmethod
+    def combine(self, current: np.ndarray, member: np.ndarray) -> np.ndarray: ...
+
+    def after(self, state: SelectionState, kept: int) -> None:
+        """Hook run after the masks are updated."""
+
+
+@register("restrict")
+class Restrict(_SubsetRule):
+    """``--restrict UIDS.npy``: keep only rows in the subset; later fractions count against its size."""
+
+    def combine(self, current: np.ndarray, member: np.ndarray) -> np.ndarray:
+        return current & member
+
+    def after(self, state: SelectionState, kept: int) -> None:
+        state.base = kept
+
+
+@register("intersect")
+class Intersect(_SubsetRule):
+    """``--intersect UIDS.npy``: keep only rows in the subset; the base size does not change."""
+
+    def combine(self, current: np.ndarray, member: np.ndarray) -> np.ndarray:
+        return current & member
+
+
+@register("union")
+class Union(_SubsetRule):
+    """``--union UIDS.npy``: add the pool rows whose uid is in the subset."""
+
+    def combine(self, current: np.ndarray, member: np.ndarray) -> np.ndarray:
+        return current | member
+
+
+@register("exclude")
+class Exclude(_SubsetRule):
+    """``--exclude UIDS.npy``: drop the rows whose uid is in the subset."""
+
+    def combine(self, current: np.ndarray, member: np.ndarray) -> np.ndarray:
+        return current & ~member
+
+
+def parse_rule(flag: str, text: str) -> Rule:
+    return RULES.get(flag).parse(str(text))

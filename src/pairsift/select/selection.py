@@ -1,0 +1,114 @@
+"""``select``: apply rules in order to a run's score tables and write a DataComp subset file."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pairsift.io.fs import atomic_write
+from pairsift.io.subsets import from_keys, write_subset
+from pairsift.select.fusion import Fusion
+from pairsift.select.rules import Rule, Step, parse_rule
+from pairsift.select.state import SelectionState
+from pairsift.select.tables import ScoreTables
+
+logger = logging.getLogger(__name__)
+
+#: Above this many bytes of one score column (4 per row), global top-k switches to the streaming
+#: (two-pass histogram) path. Both paths give the same subset.
+DEFAULT_MEMORY_BUDGET = 256 * 1024**2
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """A selection: ordered rules as ``(flag, text)``, e.g. ``("top", "neg_clip_loss=0.3")``."""
+
+    rules: tuple[tuple[str, str], ...]
+    output: str
+    fuse: tuple[str, ...] = ()
+    normalize: str = "minmax"
+    datacomp_threshold: bool = False
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], output: str | None = None) -> SelectConfig:
+        """The recipe form: ``rules: [{top: "neg_clip_loss=0.3"}, {restrict: dfn.npy}]`` and options."""
+        rules = []
+        for item in raw.get("rules") or []:
+            if not isinstance(item, dict) or len(item) != 1:
+                raise ValueError(f"each selection rule must be a single FLAG: VALUE mapping, got {item!r}")
+            ((flag, text),) = item.items()
+            rules.append((str(flag), str(text)))
+        fuse = raw.get("fuse") or ()
+        return cls(
+            rules=tuple(rules),
+            output=str(output or raw.get("output") or "subset.npy"),
+            fuse=tuple([fuse] if isinstance(fuse, str) else fuse),
+            normalize=str(raw.get("normalize", "minmax")),
+            datacomp_threshold=bool(raw.get("datacomp_threshold", False)),
+            memory_budget=int(raw.get("memory_budget", DEFAULT_MEMORY_BUDGET)),
+        )
+
+    def parsed_rules(self) -> list[Rule]:
+        return [parse_rule(flag, text) for flag, text in self.rules]
+
+    def fusions(self) -> list[Fusion]:
+        return [Fusion.parse(spec, self.normalize) for spec in self.fuse]
+
+
+@dataclass
+class SelectionResult:
+    output: str
+    pool: int
+    kept: int
+    steps: list[Step] = field(default_factory=list)
+    streaming: bool = False
+    fusions: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "pool": self.pool,
+            "kept": self.kept,
+            "streaming": self.streaming,
+            "funnel": [s.to_dict() for s in self.steps],
+            "fusions": self.fusions,
+        }
+
+
+def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
+    """Apply ``config.rules`` in order and write the subset file plus ``<output>.json`` (the record)."""
+    rules = config.parsed_rules()  # parse everything before reading any table
+    tables = ScoreTables(run_dir)
+    streaming = tables.total * 4 > config.memory_budget
+    state = SelectionState(
+        tables, fusions=config.fusions(), streaming=streaming, datacomp_threshold=config.datacomp_threshold
+    )
+    result = SelectionResult(config.output, pool=tables.total, kept=tables.total, streaming=streaming)
+    result.steps.append(Step("pool", tables.total, tables.total))
+    for rule in rules:
+        step = rule.apply(state)
+        logger.info("%s: %d rows kept (base %d)", step.rule, step.kept, step.base)
+        result.steps.append(step)
+    result.kept = state.kept
+    result.fusions = [f.describe() for f in state.fusions.values()]
+    write_subset(config.output, from_keys(_kept_keys(state)))
+    record = dict(result.to_dict(), run_dir=str(run_dir), rules=[list(r) for r in config.rules])
+    record_path = Path(str(config.output) + ".json")
+    atomic_write(record_path, lambda fh: fh.write((json.dumps(record, indent=2) + "\n").encode()))
+    return result
+
+
+def _kept_keys(state: SelectionState) -> np.ndarray:
+    parts = []
+    for shard in state.shards:
+        mask = state.masks[shard]
+        if mask.any():
+            keys, _ = state.uid_keys(shard)
+            parts.append(keys[mask])
+    return np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.uint64)

@@ -1,0 +1,68 @@
+"""Read access to a run's score tables, one column of one shard at a time."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from pairsift.data import STATUS_COLUMN, UID_COLUMN, parse_uids
+from pairsift.io.fs import InputError
+from pairsift.run_dir import RunDir
+
+
+class ScoreTables:
+    """The score tables of a run directory. Nothing is cached but row counts and the schema."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run = RunDir(run_dir)
+        if not self.run.scores.is_dir():
+            raise InputError(
+                f"{run_dir}: not a run directory (no scores/ folder); run `pairsift score` first"
+            )
+        self.paths = {p.stem: p for p in sorted(self.run.scores.glob("*.parquet"))}
+        if not self.paths:
+            raise InputError(f"{self.run.scores}: no score tables")
+
+    @property
+    def shards(self) -> list[str]:
+        return list(self.paths)
+
+    @cached_property
+    def rows(self) -> dict[str, int]:
+        return {s: pq.ParquetFile(p).metadata.num_rows for s, p in self.paths.items()}
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+    @cached_property
+    def columns(self) -> list[str]:
+        """Score columns (every column but uid and status), from the first table's schema."""
+        names = pq.read_schema(next(iter(self.paths.values()))).names
+        return [n for n in names if n not in (UID_COLUMN, STATUS_COLUMN)]
+
+    def higher_is_better(self) -> dict[str, bool]:
+        """From run.json when present (every column defaults to higher-is-better)."""
+        if not self.run.manifest.exists():
+            return {}
+        scorers = json.loads(self.run.manifest.read_text()).get("scorers", [])
+        return {s["column"]: bool(s.get("higher_is_better", True)) for s in scorers}
+
+    def check_column(self, name: str, extra: tuple[str, ...] = ()) -> None:
+        if name not in self.columns and name not in extra:
+            available = ", ".join([*self.columns, *extra])
+            raise InputError(f"unknown score column {name!r}; available: {available}")
+
+    def column(self, shard: str, name: str) -> np.ndarray:
+        """One float column of one shard as float32."""
+        table = pq.read_table(self.paths[shard], columns=[name])
+        return np.asarray(table.column(0).to_numpy(zero_copy_only=False), dtype=np.float32)
+
+    def uid_keys(self, shard: str) -> tuple[np.ndarray, np.ndarray]:
+        """``((n, 2) uint64 uid keys, well-formed mask)`` of one shard."""
+        table = pq.read_table(self.paths[shard], columns=[UID_COLUMN])
+        return parse_uids(table.column(0).to_numpy(zero_copy_only=False))
