@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
 # --- status codes: failures are data ---------------------------------------------------------
 OK = "ok"
@@ -35,6 +36,7 @@ def text_key(family: str) -> str:
 
 
 # --- uids ------------------------------------------------------------------------------------
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _HEX_VALUE = np.full(256, 255, dtype=np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX_VALUE[_c] = _i
@@ -42,31 +44,58 @@ for _i, _c in enumerate(b"ABCDEF"):
     _HEX_VALUE[_c] = 10 + _i
 
 
-def parse_uids(uids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def parse_uids(uids: np.ndarray | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Parse 32-hex uid strings into ``(keys, ok)``.
 
     ``keys`` is an ``(n, 2)`` uint64 array of ``(hi, lo) = divmod(int(uid, 16), 2**64)``, the
     DataComp subset-file convention; ``ok`` marks the well-formed uids (rows of malformed ones are 0).
+    Arrow string columns whose values are all 32 bytes long are parsed without a Python-level copy.
     """
+    if isinstance(uids, (pa.Array, pa.ChunkedArray)):
+        raw = _fixed_width_bytes(uids)
+        if raw is not None:
+            return keys_from_hex(raw, np.ones(len(raw), dtype=bool))
+        uids = np.asarray(uids.to_numpy(zero_copy_only=False), dtype=object)
     n = len(uids)
-    as_bytes = np.char.encode(np.asarray(uids, dtype=str), "ascii", "replace") if n else np.zeros(0, "S32")
-    lengths = np.char.str_len(as_bytes) if n else np.zeros(0, int)
-    fixed = np.asarray(as_bytes, dtype="S32")
-    digits = _HEX_VALUE[fixed.view(np.uint8).reshape(n, 32)]
-    ok = (lengths == 32) & (digits != 255).all(axis=1)
-    digits = np.where(ok[:, None], digits, 0).astype(np.uint64)
-    keys = np.zeros((n, 2), dtype=np.uint64)
-    for half in range(2):
-        acc = np.zeros(n, dtype=np.uint64)
-        for k in range(16):
-            acc = (acc << np.uint64(4)) | digits[:, 16 * half + k]
-        keys[:, half] = acc
-    return keys, ok
+    text = [u if isinstance(u, str) else "" for u in uids]
+    lengths = np.fromiter(map(len, text), dtype=np.int64, count=n)
+    fixed = np.array([t.encode("ascii", "replace") if len(t) == 32 else b"" for t in text], dtype="S32")
+    raw = fixed.view(np.uint8).reshape(n, 32) if n else np.zeros((0, 32), np.uint8)
+    return keys_from_hex(raw, lengths == 32)
+
+
+def _fixed_width_bytes(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """The ``(n, 32)`` bytes of a string column when every value is exactly 32 bytes, else None."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if array.null_count:
+        return None
+    try:
+        fixed = array.cast(pa.binary(32))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    start = fixed.offset * 32
+    buffer = np.frombuffer(fixed.buffers()[1], dtype=np.uint8)
+    return buffer[start : start + 32 * len(fixed)].reshape(len(fixed), 32)
+
+
+def keys_from_hex(raw: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, 32)`` ASCII hex bytes -> ``((n, 2) uint64 keys, ok)``; bad rows become key (0, 0)."""
+    digits = _HEX_VALUE[raw]
+    ok = ok & (digits != 255).all(axis=1)
+    digits = np.where(ok[:, None], digits, np.uint8(0))
+    packed = np.ascontiguousarray((digits[:, 0::2] << 4) | digits[:, 1::2])
+    keys = packed.view(">u8").astype(np.uint64) if len(packed) else np.zeros((0, 2), np.uint64)
+    return keys.reshape(len(raw), 2), ok
 
 
 def format_uids(keys: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`parse_uids`: ``(n, 2)`` uint64 -> 32-hex lowercase strings."""
-    return np.array([f"{int(hi):016x}{int(lo):016x}" for hi, lo in keys], dtype=object)
+    """Inverse of :func:`parse_uids`: ``(n, 2)`` uint64 -> 32-hex lowercase strings (object array)."""
+    n = len(keys)
+    raw = np.ascontiguousarray(np.asarray(keys, dtype=np.uint64).astype(">u8")).view(np.uint8).reshape(n, 16)
+    text = np.empty((n, 32), dtype=np.uint8)
+    text[:, 0::2] = _HEX_DIGITS[raw >> 4]
+    text[:, 1::2] = _HEX_DIGITS[raw & 15]
+    return text.view("S32").reshape(n).astype(str).astype(object)
 
 
 def duplicate_mask(keys: np.ndarray, ok: np.ndarray) -> np.ndarray:

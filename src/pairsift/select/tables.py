@@ -65,4 +65,4 @@ class ScoreTables:
     def uid_keys(self, shard: str) -> tuple[np.ndarray, np.ndarray]:
         """``((n, 2) uint64 uid keys, well-formed mask)`` of one shard."""
         table = pq.read_table(self.paths[shard], columns=[UID_COLUMN])
-        return parse_uids(table.column(0).to_numpy(zero_copy_only=False))
+        return parse_uids(table.column(0))
