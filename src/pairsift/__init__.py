@@ -1,9 +1,30 @@
-"""pairsift: score and select image–text pretraining data for CLIP-style models."""
+"""pairsift: score and select image–text pretraining data for CLIP-style models.
 
-from pairsift.api import score
-from pairsift.config import ScoreConfig, ScorerSpec
-from pairsift.scorers import SCORERS, PoolScorer, Scorer, register
+Attributes that need torch (``score``, the scorer registry) are imported on first use, so that
+``pairsift select`` and the subset tools start without loading torch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "score": "pairsift.api",
+    "ScoreConfig": "pairsift.config",
+    "ScorerSpec": "pairsift.config",
+    "SCORERS": "pairsift.scorers",
+    "PoolScorer": "pairsift.scorers",
+    "Scorer": "pairsift.scorers",
+    "register": "pairsift.scorers",
+}
+
 __all__ = ["SCORERS", "PoolScorer", "ScoreConfig", "Scorer", "ScorerSpec", "__version__", "register", "score"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'pairsift' has no attribute {name!r}")

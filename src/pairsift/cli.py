@@ -3,153 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import math
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from pairsift.commands import run as run_command
+from pairsift.commands import score as score_command
 from pairsift.commands import select as select_command
-from pairsift.config import ConfigError, ScoreConfig, apply_overrides, load_recipe
+from pairsift.commands.score import format_summary, score_config
+from pairsift.config import ConfigError
 from pairsift.io.fs import InputError
-from pairsift.pipeline import RunSummary, score
 from pairsift.registry import UnknownNameError
 from pairsift.run_dir import RunConfigError
-from pairsift.scorers import SCORERS
 
 logger = logging.getLogger("pairsift")
 
+__all__ = ["build_parser", "format_summary", "main", "score_config"]
+
 USER_ERRORS = (ConfigError, InputError, RunConfigError, UnknownNameError, ValueError, FileNotFoundError)
-
-
-def add_score_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "score",
-        help="score a pool from its embeddings",
-        description="Score every shard of a pool; rerunning into the same RUN_DIR resumes.",
-    )
-    p.add_argument("pool", nargs="?", help="pool directory or fsspec URL (or set 'pool' in --config)")
-    p.add_argument("-o", "--output", help="run directory (scores/<shard>.parquet, run.json)")
-    p.add_argument("--embeddings", help="embedding family: l14, b32 or any npz key prefix (default l14)")
-    p.add_argument(
-        "--scorer",
-        action="append",
-        metavar="SPEC",
-        help="NAME or NAME:key=value,... (repeatable), e.g. norm_sim:p=inf,target=in1k.npy; "
-        f"available: {', '.join(SCORERS.names())}",
-    )
-    p.add_argument("--config", help="YAML recipe with the same keys; command-line values override it")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe key, e.g. compute.workers=2 or scorers.1.k=5 (repeatable)",
-    )
-    p.add_argument("--source", help="auto (default), datacomp or parquet")
-    p.add_argument("--uid-column", help="parquet source: uid column (default uid)")
-    p.add_argument("--image-column", help="parquet source: image embedding column (default image_embedding)")
-    p.add_argument("--text-column", help="parquet source: text embedding column (default text_embedding)")
-    p.add_argument("--device", help="cpu, cuda[:N] or auto (default)")
-    p.add_argument("--precision", help="fp32 (default); bf16 or fp16 matmuls on GPU only")
-    p.add_argument("--workers", type=int, help="worker processes for shards (default 1)")
-    p.add_argument("--seed", type=int, help="run seed for randomised scorers (default 0)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=cmd_score)
-
-
-def score_config(args: argparse.Namespace) -> ScoreConfig:
-    raw: dict[str, Any] = load_recipe(args.config) if args.config else {}
-    for key in ("pool", "output", "embeddings", "seed"):
-        if getattr(args, key) is not None:
-            raw[key] = getattr(args, key)
-    if args.scorer:
-        raw["scorers"] = list(args.scorer)
-    for section, keys in (
-        (
-            "source",
-            {
-                "source": "kind",
-                "uid_column": "uid_column",
-                "image_column": "image_column",
-                "text_column": "text_column",
-            },
-        ),
-        ("compute", {"device": "device", "precision": "precision", "workers": "workers"}),
-    ):
-        for arg, key in keys.items():
-            if getattr(args, arg) is not None:
-                raw.setdefault(section, {})[key] = getattr(args, arg)
-    return ScoreConfig.from_dict(apply_overrides(raw, args.set))
-
-
-def cmd_score(args: argparse.Namespace) -> int:
-    summary = score(score_config(args))
-    print(json.dumps(summary_dict(summary), indent=2) if args.json else format_summary(summary))
-    return 0 if summary.ok else 1
-
-
-def summary_dict(summary: RunSummary) -> dict[str, Any]:
-    return {
-        "run_dir": summary.run_dir,
-        "shards": summary.shards,
-        "scored": summary.scored,
-        "skipped": summary.skipped,
-        "rows": summary.rows,
-        "statuses": summary.statuses,
-        "columns": {
-            name: {
-                k: (int(v) if k == "scored" else v if math.isfinite(v) else None) for k, v in stats.items()
-            }
-            for name, stats in summary.columns.items()
-        },
-        "failures": [{"shard": f.shard, "error": f.error} for f in summary.failures],
-        "seconds": round(summary.seconds, 3),
-    }
-
-
-def format_summary(summary: RunSummary) -> str:
-    lines = [
-        f"run directory: {summary.run_dir}",
-        f"shards: {summary.shards} ({summary.scored} scored now, {summary.skipped} already done), "
-        f"rows: {summary.rows}, {summary.seconds:.1f}s",
-        "status: " + ", ".join(f"{k}={v}" for k, v in summary.statuses.items()),
-        f"{'column':<24}{'scored':>10}{'mean':>10}{'min':>10}{'max':>10}",
-    ]
-    for name, s in summary.columns.items():
-        lines.append(f"{name:<24}{int(s['scored']):>10}{s['mean']:>10.4f}{s['min']:>10.4f}{s['max']:>10.4f}")
-    for f in summary.failures:
-        lines.append(f"FAILED {f.shard}: {f.error}")
-    return "\n".join(lines)
-
-
-def add_scorers_parser(sub: Any) -> None:
-    p = sub.add_parser("scorers", help="list the registered scorers")
-    p.set_defaults(func=cmd_scorers)
-
-
-def cmd_scorers(args: argparse.Namespace) -> int:
-    for name in SCORERS.names():
-        doc = next(iter((SCORERS.get(name).__doc__ or "").strip().splitlines()), "")
-        print(f"{name:<16}{doc}")
-    return 0
-
-
-def add_demo_parser(sub: Any) -> None:
-    p = sub.add_parser("demo", help="generate a small synthetic pool, score it and print a summary")
-    p.add_argument("-o", "--output", default="demo-out", help="directory for the pool and the run")
-    p.add_argument("--shards", type=int, default=4)
-    p.add_argument("--rows", type=int, default=2500, help="rows per shard")
-    p.set_defaults(func=cmd_demo)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from pairsift.demo import run_demo
-
-    print(run_demo(args.output, shards=args.shards, rows=args.rows))
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,9 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True)
-    commands = (add_score_parser, add_scorers_parser, select_command.add_parser, run_command.add_parser)
-    for add in (*commands, add_demo_parser):
-        add(sub)
+    for command in (score_command, select_command, run_command):
+        command.add_parser(sub)
     return parser
 
 

@@ -30,7 +30,7 @@ def run_demo(output: str | Path, *, shards: int = 4, rows: int = 2500) -> str:
         ),
     )
     summary = score(config)
-    from pairsift.cli import format_summary
+    from pairsift.commands.score import format_summary
 
     return format_summary(summary) + "\n\n" + kept_by_kind(pool, Path(summary.run_dir), config)
 

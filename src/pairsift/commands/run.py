@@ -8,7 +8,6 @@ from typing import Any
 
 from pairsift import recipes
 from pairsift.config import ConfigError, ScoreConfig, apply_overrides
-from pairsift.pipeline import score
 from pairsift.select.selection import SelectConfig, select
 
 
@@ -61,9 +60,10 @@ def run(args: argparse.Namespace) -> int:
     config = ScoreConfig.from_dict(raw)
     selection = SelectConfig.from_dict(select_raw, output=select_raw.get("output") or _default_subset(config))
     selection.parsed_rules()  # refuse bad rules before scoring
-    summary = score(config)
-    from pairsift.cli import format_summary
+    from pairsift.commands.score import format_summary
+    from pairsift.pipeline import score
 
+    summary = score(config)
     print(format_summary(summary))
     if not summary.ok:
         return 1
