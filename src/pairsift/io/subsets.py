@@ -59,11 +59,30 @@ def is_sorted(subset: np.ndarray) -> bool:
     return bool((up | (same & (lo[1:] >= lo[:-1]))).all())
 
 
+def sort_keys(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """A sorted structured subset from ``hi`` and ``lo`` uint64 columns (both consumed).
+
+    Sorts by ``hi`` (fast numeric sort), then orders ``lo`` inside the rare runs of equal ``hi``;
+    about 4 × 8 bytes per uid at the peak instead of the much slower structured (void) sort.
+    """
+    order = np.argsort(hi, kind="quicksort")
+    hi = hi[order]
+    lo = lo[order]
+    del order
+    same = np.flatnonzero(hi[1:] == hi[:-1])
+    if len(same):
+        rows = np.union1d(same, same + 1)
+        lo[rows] = lo[rows][np.lexsort((lo[rows], hi[rows]))]
+    out = np.empty(len(hi), dtype=SUBSET_DTYPE)
+    out["f0"], out["f1"] = hi, lo
+    return out
+
+
 def write_subset(path: str | Path, subset: np.ndarray) -> Path:
     """Write a DataComp subset file atomically, sorted ascending, duplicates preserved."""
     if subset.dtype != SUBSET_DTYPE:
         raise ValueError(f"subset arrays have dtype {SUBSET_DTYPE}, got {subset.dtype}")
-    ordered = np.sort(subset, kind="stable")
+    ordered = subset if is_sorted(subset) else sort_keys(subset["f0"].copy(), subset["f1"].copy())
     path = Path(path)
     atomic_write(path, lambda fh: np.save(fh, ordered, allow_pickle=False))
     return path
@@ -96,7 +115,7 @@ def read_subset(path: str | Path, *, mmap: bool = False) -> np.ndarray:
     subset = _check_dtype(subset, path)
     if not is_sorted(subset):
         logger.warning("subset file %s is not sorted; sorting it in memory", path)
-        return np.sort(np.asarray(subset), kind="stable")
+        return sort_keys(np.array(subset["f0"]), np.array(subset["f1"]))
     return subset if mmap else np.asarray(subset)
 
 

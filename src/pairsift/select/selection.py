@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from pairsift.io.fs import atomic_write
-from pairsift.io.subsets import from_keys, write_subset
+from pairsift.io.subsets import sort_keys, write_subset
 from pairsift.select.fusion import Fusion
 from pairsift.select.rules import Rule, Step, parse_rule
 from pairsift.select.state import SelectionState
@@ -95,20 +95,35 @@ def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
         step = rule.apply(state)
         logger.info("%s: %d rows kept (base %d)", step.rule, step.kept, step.base)
         result.steps.append(step)
-    result.kept = state.kept
     result.fusions = [f.describe() for f in state.fusions.values()]
-    write_subset(config.output, from_keys(_kept_keys(state)))
+    subset = _kept_subset(state)
+    result.kept = len(subset)
+    write_subset(config.output, subset)
+    del subset
     record = dict(result.to_dict(), run_dir=str(run_dir), rules=[list(r) for r in config.rules])
     record_path = Path(str(config.output) + ".json")
     atomic_write(record_path, lambda fh: fh.write((json.dumps(record, indent=2) + "\n").encode()))
     return result
 
 
-def _kept_keys(state: SelectionState) -> np.ndarray:
-    parts = []
+def _kept_subset(state: SelectionState) -> np.ndarray:
+    """The kept rows' uids as a sorted subset, filled shard by shard into preallocated columns.
+
+    Rows whose uid is malformed cannot be named in a subset file: they are left out, with a warning.
+    """
+    hi = np.empty(state.kept, dtype=np.uint64)
+    lo = np.empty(state.kept, dtype=np.uint64)
+    start = skipped = 0
     for shard in state.shards:
         mask = state.masks[shard]
         if mask.any():
-            keys, _ = state.uid_keys(shard)
-            parts.append(keys[mask])
-    return np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.uint64)
+            keys, ok = state.uid_keys(shard)
+            skipped += int((mask & ~ok).sum())
+            mask = mask & ok
+            count = int(mask.sum())
+            hi[start : start + count] = keys[mask, 0]
+            lo[start : start + count] = keys[mask, 1]
+            start += count
+    if skipped:
+        logger.warning("%d kept rows have a malformed uid and are not written to the subset", skipped)
+    return sort_keys(hi[:start], lo[:start])
