@@ -1,0 +1,112 @@
+"""Exact global top-fraction over many score files: wall time and peak RSS of `pairsift select`.
+
+Writes ``--files`` score tables of ``--rows`` rows each (uid, status, one float32 ``score`` column
+drawn from a normal distribution, rounded to make ties) into a scratch run directory, then runs
+``pairsift select RUN --top score=FRACTION`` in a subprocess and reports its wall time and peak RSS.
+The default (1,000 files x 100,000 rows = 100M scores) is the acceptance size: target <= 1.5 GiB.
+
+    python benchmarks/select_throughput.py            # 100M scores (~3 GB of scratch files)
+    python benchmarks/select_throughput.py --files 20 # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+logger = logging.getLogger("select_throughput")
+GIB = 1024**3
+TARGET_RSS_GIB = 1.5
+HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def random_uids(rng: np.random.Generator, rows: int) -> pa.Array:
+    raw = rng.integers(0, 256, size=(rows, 16), dtype=np.uint8)
+    text = np.empty((rows, 32), dtype=np.uint8)
+    text[:, 0::2], text[:, 1::2] = HEX[raw >> 4], HEX[raw & 15]
+    binary = pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), rows, [None, pa.py_buffer(text.tobytes())])
+    return binary.cast(pa.binary()).cast(pa.string())
+
+
+def write_tables(run: Path, files: int, rows: int, seed: int) -> None:
+    scores = run / "scores"
+    scores.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    status = pa.array(["ok"] * rows, pa.string()).dictionary_encode().cast(pa.string())
+    for i in range(files):
+        values = np.round(rng.standard_normal(rows), 4).astype(np.float32)
+        table = pa.table({"uid": random_uids(rng, rows), "status": status, "score": values})
+        pq.write_table(table, scores / f"{i:06d}.parquet", compression="zstd")
+        if (i + 1) % 100 == 0:
+            logger.info("wrote %d/%d score tables", i + 1, files)
+    (run / "run.json").write_text(json.dumps({"scorers": [{"column": "score", "higher_is_better": True}]}))
+
+
+def run_select(run: Path, fraction: float, extra: list[str]) -> tuple[float, float, dict[str, object]]:
+    out = run / "subset.npy"
+    command = [
+        sys.executable,
+        "-m",
+        "pairsift.cli",
+        "-q",
+        "select",
+        str(run),
+        "-o",
+        str(out),
+        "--top",
+        f"score={fraction}",
+        "--json",
+        *extra,
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+    seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / GIB
+    return seconds, rss, json.loads(done.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=100_000, help="rows per score table")
+    parser.add_argument("--fraction", type=float, default=0.3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tmpdir", default=None)
+    parser.add_argument("--memory-budget", default=None, help="passed to pairsift select")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    total = args.files * args.rows
+    with tempfile.TemporaryDirectory(prefix="pairsift-select-", dir=args.tmpdir) as tmp:
+        run = Path(tmp) / "run"
+        start = time.perf_counter()
+        write_tables(run, args.files, args.rows, args.seed)
+        logger.info("wrote %d scores in %d files in %.0fs", total, args.files, time.perf_counter() - start)
+        extra = ["--memory-budget", args.memory_budget] if args.memory_budget else []
+        seconds, rss, result = run_select(run, args.fraction, extra)
+    expected = int(args.fraction * total)
+    ok = result["kept"] == expected
+    print(
+        f"scores: {total:,} in {args.files:,} files; top {args.fraction:g} -> {result['kept']:,} uids "
+        f"(expected {expected:,}: {'exact' if ok else 'WRONG'}); streaming: {result['streaming']}"
+    )
+    print(f"wall time: {seconds:.1f} s ({total / seconds / 1e6:.2f} M scores/s)")
+    verdict = "PASS" if rss <= TARGET_RSS_GIB else "FAIL"
+    print(f"peak RSS: {rss:.2f} GiB (target <= {TARGET_RSS_GIB} GiB: {verdict})")
+    return 0 if ok and rss <= TARGET_RSS_GIB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
