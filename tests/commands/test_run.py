@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,28 @@ def test_recipe_file_with_select_section(world, tmp_path):
     assert main(["-q", "run", str(recipe)]) == 0
     assert len(read_subset(tmp_path / "run" / "subset.npy")) == 10
     assert from_hex(["0" * 32]).dtype == read_subset(tmp_path / "run" / "subset.npy").dtype
+
+
+def test_recipe_with_a_reshard_section(world, tmp_path):
+    import random
+
+    import pyarrow.parquet as pq
+
+    from tests.test_reshard import make_sample, write_tar
+
+    pool, _ = world
+    tars = tmp_path / "tars"
+    tars.mkdir()
+    rng = random.Random(0)
+    for path in sorted(pool.glob("*.parquet")):
+        uids = pq.read_table(path, columns=["uid"]).column(0).to_pylist()
+        write_tar(tars / f"{path.stem}.tar", [make_sample(f"{i:06d}", u, rng) for i, u in enumerate(uids)])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "embeddings: l14\nscorers: [clip_score]\nselect:\n  rules:\n    - top: clip_score=0.25\n"
+        f"reshard:\n  input: {tars}\n  output: {tmp_path / 'out'}\n  shard_size: 50\n"
+    )
+    assert main(["-q", "run", str(recipe), "--pool", str(pool), "-o", str(tmp_path / "run")]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["written_samples"] == 200 and summary["missing_uids"] == 0
+    assert summary["tars"] == len(list((tmp_path / "out").glob("*.tar"))) >= 4

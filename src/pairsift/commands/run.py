@@ -80,19 +80,18 @@ def _default_subset(config: ScoreConfig) -> str:
 
 
 def _reshard(raw: dict[str, Any], subset: str) -> int:
+    from pairsift.commands.reshard import format_summary
     from pairsift.reshard import reshard
 
     unknown = set(raw) - {"input", "output", "shard_size", "workers"}
     if unknown or "input" not in raw or "output" not in raw:
-        raise ConfigError(
-            f"reshard needs input and output (and optionally shard_size, workers); got {sorted(raw)}"
-        )
-    result = reshard(
+        raise ConfigError(f"reshard needs input, output (optional: shard_size, workers); got {sorted(raw)}")
+    summary = reshard(
         str(raw["input"]),
         subset,
         str(raw["output"]),
         shard_size=int(raw.get("shard_size", 10000)),
         workers=int(raw.get("workers", 1)),
     )
-    print(result)
-    return 0 if not getattr(result, "failures", None) else 1
+    print(format_summary(summary))
+    return 0 if summary.ok else 1
