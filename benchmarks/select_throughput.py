@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import resource
 import subprocess
 import sys
 import tempfile
@@ -54,29 +53,35 @@ def write_tables(run: Path, files: int, rows: int, seed: int) -> None:
 
 
 def run_select(run: Path, fraction: float, extra: list[str]) -> tuple[float, float, dict[str, object]]:
+    """``pairsift select`` in a child process; returns (wall seconds, peak RSS in GiB, its JSON)."""
     out = run / "subset.npy"
-    command = [
-        sys.executable,
-        "-m",
-        "pairsift.cli",
-        "-q",
-        "select",
-        str(run),
-        "-o",
-        str(out),
-        "--top",
-        f"score={fraction}",
-        "--json",
-        *extra,
-    ]
+    argv = ["-q", "select", str(run), "-o", str(out), "--top", f"score={fraction}", "--json", *extra]
     start = time.perf_counter()
+    command = [sys.executable, __file__, "--child", *argv]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
     seconds = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / GIB
-    return seconds, rss, json.loads(done.stdout)
+    *result, peak = done.stdout.strip().splitlines()
+    return seconds, int(peak) * 1024 / GIB, json.loads("\n".join(result))
+
+
+def child(argv: list[str]) -> int:
+    """Run the CLI, then print this process's peak RSS (VmHWM, KiB) as the last line.
+
+    VmHWM rather than ru_maxrss: Linux carries the forked parent's high-water mark across exec
+    into ru_maxrss, which would count the parent's memory.
+    """
+    from pairsift.cli import main as cli_main
+
+    code = cli_main(argv)
+    status = Path("/proc/self/status").read_text().splitlines()
+    print(next(line.split()[1] for line in status if line.startswith("VmHWM:")), flush=True)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        return child(argv[1:])
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

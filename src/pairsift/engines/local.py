@@ -10,8 +10,6 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
-import torch
-
 from pairsift.engines.base import ENGINES, Engine, Outcome, ShardFailure, ShardTask
 
 logger = logging.getLogger(__name__)
@@ -22,6 +20,8 @@ _WORKER_TASK: Any = None
 
 def _init_worker(task: ShardTask[Any], threads: int) -> None:
     global _WORKER_TASK
+    import torch  # here, not at import time: engines also run tasks that never touch torch
+
     torch.set_num_threads(threads)
     task.setup()
     _WORKER_TASK = task
