@@ -15,8 +15,9 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 #: (negCLIPLoss): 1024 x 1024 (4 MiB) stays in cache between passes.
 CPU_TILE = 1024
 #: Side for kernels with one cheap reduction per tile (NormSim): larger tiles keep the GEMM nearer
-#: its peak (measured on 2 cores: 1024 -> ~80 %, 2048 -> ~87 % of the square-GEMM peak at d = 768).
-CPU_TILE_REDUCE = 2048
+#: its peak (measured on 2 cores at d = 768: 1024 -> ~80 %, 2048 -> ~87 %, 4096 -> ~90 % of the
+#: square-GEMM peak; 4096 x 4096 float32 is 64 MiB, one buffer per scorer).
+CPU_TILE_REDUCE = 4096
 #: Fraction of free GPU memory one scorer may use for its working tiles.
 GPU_MEMORY_SHARE = 0.25
 
