@@ -8,8 +8,13 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from pairsift.config import ScoreConfig, ScorerSpec
+from pairsift.data import parse_uids
+from pairsift.io.subsets import contains, read_subset
 from pairsift.pipeline import score
+from pairsift.select.selection import SelectConfig, select
 from pairsift.synth import KINDS, SynthConfig, write_pool, write_targets
+
+SCORED = ("clip_score", "neg_clip_loss", "norm_sim_inf", "norm_sim_2")
 
 
 def run_demo(output: str | Path, *, shards: int = 4, rows: int = 2500) -> str:
@@ -36,25 +41,25 @@ def run_demo(output: str | Path, *, shards: int = 4, rows: int = 2500) -> str:
 
 
 def kept_by_kind(pool: Path, run: Path, config: ScoreConfig, fraction: float = 0.3) -> str:
-    """Share of each planted kind of sample kept by the top ``fraction`` of each score."""
-    kinds = np.concatenate(
-        [
-            pq.read_table(p, columns=["kind"]).column(0).to_numpy(zero_copy_only=False)
-            for p in sorted(pool.glob("*.parquet"))
-        ]
+    """Share of each planted kind of sample kept by selections made with ``pairsift select``."""
+    kinds, keys = [], []
+    for path in sorted(pool.glob("*.parquet")):
+        table = pq.read_table(path, columns=["uid", "kind"])
+        kinds.append(table.column("kind").to_numpy(zero_copy_only=False))
+        keys.append(parse_uids(table.column("uid"))[0])
+    kind, key = np.concatenate(kinds), np.concatenate(keys)
+    selections: dict[str, tuple[tuple[str, str], ...]] = {
+        f"{c} top {fraction:.0%}": (("top", f"{c}={fraction}"),) for c in SCORED
+    }
+    selections["norm_sim_d (its 20 %)"] = (("top", "norm_sim_d=0.2"),)
+    selections["neg_clip_loss 30% -> norm_sim_inf 20%"] = (
+        ("top", "neg_clip_loss=0.3"),
+        ("top", "norm_sim_inf=0.2"),
     )
-    tables = [pq.read_table(p) for p in sorted((run / "scores").glob("*.parquet"))]
-    columns = [c for c in tables[0].column_names if c not in ("uid", "status")]
-    lines = [
-        f"share of each kind kept by the top {fraction:.0%} of each score (norm_sim_d: its own 20 %)",
-        f"{'score':<16}" + "".join(f"{k:>13}" for k in KINDS),
-    ]
-    for c in columns:
-        values = np.concatenate([t.column(c).to_numpy(zero_copy_only=False) for t in tables])
-        share = 0.2 if c == "norm_sim_d" else fraction
-        keep = np.zeros(len(values), dtype=bool)
-        keep[np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")[: int(share * len(values))]] = (
-            True
-        )
-        lines.append(f"{c:<16}" + "".join(f"{keep[kinds == k].mean():>13.1%}" for k in KINDS))
-    return "\n".join(lines)
+    lines = [f"{'selection':<40}" + "".join(f"{k:>13}" for k in KINDS)]
+    for label, rules in selections.items():
+        output = run / "subsets" / f"{label.split()[0]}-{len(lines)}.npy"
+        select(run, SelectConfig(rules=rules, output=str(output)))
+        kept = contains(read_subset(output), key)
+        lines.append(f"{label:<40}" + "".join(f"{kept[kind == k].mean():>13.1%}" for k in KINDS))
+    return "share of each kind of sample kept by each selection\n" + "\n".join(lines)
