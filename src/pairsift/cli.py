@@ -26,7 +26,11 @@ USER_ERRORS = (ConfigError, InputError, RunConfigError, UnknownNameError, ValueE
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pairsift", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="pairsift",
+        description="Score and select image-text pretraining data for CLIP-style models "
+        "(CLIPScore, negCLIPLoss, NormSim, DataComp subsets). `pairsift COMMAND --help` for details.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True)
