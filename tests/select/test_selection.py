@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pairsift.io.fs import InputError
-from pairsift.io.subsets import from_hex, read_subset, to_hex
+from pairsift.io.subsets import from_hex, is_sorted, read_subset, to_hex
 from pairsift.select.selection import SelectConfig, select
 from tests.select import reference
 from tests.select.helpers import make_run, subset_file
@@ -18,6 +18,7 @@ def run_select(run, tmp_path, *rules, budget=None, **options):
         **options,
     )
     result = select(run, config)
+    assert is_sorted(np.load(config.output))  # written sorted, as DataComp's tools expect
     return result, set(to_hex(read_subset(config.output)))
 
 
@@ -183,3 +184,18 @@ def test_record_holds_the_funnel(pool, tmp_path):
     record = json.loads((tmp_path / "out.npy.json").read_text())
     assert [s["rule"] for s in record["funnel"]] == ["pool", "top a=0.3"]
     assert record["funnel"][1]["threshold"] is not None
+
+
+def test_kept_rows_with_malformed_uids_are_left_out_of_the_subset(tmp_path, caplog):
+    from pairsift.io.score_tables import score_table, write_score_table
+    from pairsift.run_dir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    uids = np.array(["0" * 31 + "1", "not-a-uid", "f" * 32, "0" * 31 + "1"], dtype=object)
+    table = score_table(uids, np.full(4, "ok", dtype=object), {"s": np.arange(4, dtype=np.float32)})
+    write_score_table(run.table("00000"), table)
+    result, got = run_select(run.path, tmp_path, ("threshold", "s>=0"))
+    assert result.kept == 3 and "malformed uid" in caplog.text
+    subset = read_subset(tmp_path / "out.npy")
+    assert list(to_hex(subset)) == ["0" * 31 + "1", "0" * 31 + "1", "f" * 32]  # duplicates kept, sorted
+    assert got == {"0" * 31 + "1", "f" * 32}

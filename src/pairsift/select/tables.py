@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pairsift.data import STATUS_COLUMN, UID_COLUMN, parse_uids
@@ -62,7 +63,9 @@ class ScoreTables:
         table = pq.read_table(self.paths[shard], columns=[name])
         return np.asarray(table.column(0).to_numpy(zero_copy_only=False), dtype=np.float32)
 
-    def uid_keys(self, shard: str) -> tuple[np.ndarray, np.ndarray]:
-        """``((n, 2) uint64 uid keys, well-formed mask)`` of one shard."""
-        table = pq.read_table(self.paths[shard], columns=[UID_COLUMN])
-        return parse_uids(table.column(0))
+    def uid_keys(self, shard: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``((n, 2) uint64 uid keys, well-formed mask)`` of one shard, or of the masked ``rows``."""
+        column = pq.read_table(self.paths[shard], columns=[UID_COLUMN]).column(0)
+        if rows is not None:
+            column = column.filter(pa.array(rows))
+        return parse_uids(column)
