@@ -29,7 +29,7 @@ import numpy as np
 
 from pairsift.engines import LocalEngine, ShardFailure
 from pairsift.io.fs import InputError, atomic_write, display, resolve, sweep_temporaries
-from pairsift.io.subsets import SUBSET_DTYPE, from_keys, occurrences, read_subset, to_hex, write_subset
+from pairsift.io.subsets import SUBSET_DTYPE, SubsetIndex, from_keys, read_subset, to_hex, write_subset
 from pairsift.io.tars import Sample, TarSink, output_tars, read_samples
 from pairsift.run_dir import RunConfigError
 
@@ -113,7 +113,7 @@ class ReshardTask:
         self.shard_size = shard_size
 
     def setup(self) -> None:
-        self.subset_ = read_subset(self.subset, mmap=True)
+        self.index_ = SubsetIndex(read_subset(self.subset, mmap=True))
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
@@ -143,7 +143,7 @@ class ReshardTask:
         if uid is None:
             stats.skip(sample.key, problem)
             return
-        copies = int(occurrences(self.subset_, np.array([uid], dtype=np.uint64))[0])
+        copies = int(self.index_.count_keys(np.array([uid], dtype=np.uint64))[0])
         if not copies:
             return
         stats.kept_samples += 1

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pairsift.io.subsets import read_subset
+from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.registry import Registry
 from pairsift.select.kth import top_k
 from pairsift.select.state import SelectionState
@@ -184,7 +184,7 @@ class _SubsetRule(Rule):
         return f"{self.flag} {self.path}"
 
     def apply(self, state: SelectionState) -> Step:
-        subset = read_subset(self.path)
+        subset = SubsetIndex(read_subset(self.path))
         kept = state.update(lambda shard: self.combine(state.masks[shard], state.member(shard, subset)))
         self.after(state, kept)
         return Step(self.describe(), kept, state.base)

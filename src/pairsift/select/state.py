@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pairsift.io.subsets import contains
+from pairsift.io.subsets import SubsetIndex
 from pairsift.select.fusion import Fusion
 from pairsift.select.tables import ScoreTables
 
@@ -62,9 +62,9 @@ class SelectionState:
     def uid_keys(self, shard: str) -> tuple[np.ndarray, np.ndarray]:
         return self.tables.uid_keys(shard)
 
-    def member(self, shard: str, subset: np.ndarray) -> np.ndarray:
+    def member(self, shard: str, subset: SubsetIndex) -> np.ndarray:
         keys, ok = self.tables.uid_keys(shard)
-        return contains(subset, keys) & ok
+        return subset.contains_keys(keys) & ok
 
     def update(self, keep: Callable[[str], np.ndarray]) -> int:
         """Replace every shard's mask by ``keep(shard)``; returns the number of kept rows."""
