@@ -12,6 +12,7 @@ from pairsift.commands import run as run_command
 from pairsift.commands import score as score_command
 from pairsift.commands import select as select_command
 from pairsift.commands import uids as uids_command
+from pairsift.commands import world as world_command
 from pairsift.commands.score import format_summary, score_config
 from pairsift.config import ConfigError
 from pairsift.io.fs import InputError
@@ -34,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in (score_command, select_command, run_command, uids_command, reshard_command):
+    commands = (score_command, select_command, run_command, uids_command, reshard_command, world_command)
+    for command in commands:
         command.add_parser(sub)
     return parser
 
