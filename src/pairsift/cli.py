@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pairsift.commands import embed as embed_command
 from pairsift.commands import reshard as reshard_command
 from pairsift.commands import run as run_command
 from pairsift.commands import score as score_command
@@ -35,7 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True)
-    commands = (score_command, select_command, run_command, uids_command, reshard_command, world_command)
+    commands = (
+        score_command,
+        select_command,
+        run_command,
+        uids_command,
+        reshard_command,
+        embed_command,
+        world_command,
+    )
     for command in commands:
         command.add_parser(sub)
     return parser

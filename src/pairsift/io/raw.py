@@ -1,0 +1,286 @@
+"""Raw image–text inputs for ``pairsift embed``: webdataset tars, image folders, parquet with images.
+
+Each input lists its *shards* (one unit of work each: a tar, a captions file, a parquet file) and
+streams a shard's :class:`RawSample` rows in a stable order. Image bytes of folder and parquet-path
+inputs are read lazily (:meth:`RawInput.image_bytes`), so a DataLoader worker reads only its own.
+
+A sample without a uid gets ``derived_uid(shard, key)``: the 32-hex blake2b-128 digest of
+``"<shard>/<key>"`` (UTF-8), stable across runs and machines.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from pairsift.io.fs import InputError, display, open_input, resolve
+from pairsift.io.tars import read_samples
+from pairsift.registry import Registry
+
+#: Default pixel limit: PIL's own decompression-bomb threshold.
+DEFAULT_MAX_PIXELS = 89_478_485
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+CAPTION_SUFFIXES = (".jsonl", ".csv")
+#: column names tried, in order, in captions files and parquet inputs
+FILE_FIELDS = ("file_name", "file", "image_path", "path", "filename")
+TEXT_FIELDS = ("text", "caption", "txt")
+BYTES_FIELDS = ("image", "jpg", "jpeg", "png", "webp", "image_bytes")
+
+
+def derived_uid(shard: str, key: str) -> str:
+    """A stable 128-bit uid for a sample that has none: blake2b-128 of ``"<shard>/<key>"``."""
+    return hashlib.blake2b(f"{shard}/{key}".encode(), digest_size=16).hexdigest()
+
+
+@dataclass
+class RawSample:
+    key: str
+    uid: str
+    text: str | None
+    url: str | None = None
+    image: bytes | None = None  #: the bytes, when the input holds them
+    image_path: str | None = None  #: else where to read them (through the input's filesystem)
+    width: int | None = None  #: original size from metadata, when the input records it
+    height: int | None = None
+
+
+class RawInput(ABC):
+    """A set of raw shards behind one local path or fsspec URL."""
+
+    kind = ""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.fs, self.root = resolve(url)
+        if not self.fs.exists(self.root):
+            raise InputError(f"input {url}: no such file or directory")
+        self.paths = self._list()
+        if not self.paths:
+            raise InputError(f"input {url}: no {self.kind} shards found")
+
+    @abstractmethod
+    def _list(self) -> dict[str, str]:
+        """Shard name -> path."""
+
+    @abstractmethod
+    def samples(self, shard: str) -> Iterator[RawSample]:
+        """The rows of one shard, in a stable order."""
+
+    def shards(self) -> list[str]:
+        return sorted(self.paths)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "url": self.url, "shards": len(self.paths)}
+
+    def image_bytes(self, sample: RawSample) -> bytes | None:
+        if sample.image is not None or sample.image_path is None:
+            return sample.image
+        with open_input(self.fs, sample.image_path) as fh:
+            data: bytes = fh.read()
+            return data
+
+    def _find(self, suffixes: tuple[str, ...]) -> list[str]:
+        if self.fs.isfile(self.root):
+            return [self.root] if self.root.lower().endswith(suffixes) else []
+        return sorted(p for p in self.fs.find(self.root, maxdepth=1) if p.lower().endswith(suffixes))
+
+    def _by_stem(self, paths: list[str], suffixes: tuple[str, ...]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for path in paths:
+            base = posixpath.basename(path.replace("\\", "/"))
+            stem = next(base[: -len(s)] for s in suffixes if base.lower().endswith(s))
+            if stem in out:
+                raise InputError(f"input {self.url}: two shards named {stem!r}: {out[stem]} and {path}")
+            out[stem] = path
+        return out
+
+    def _relative(self, base: str, name: str) -> str:
+        if "://" in name or name.startswith("/"):
+            return name
+        return posixpath.join(posixpath.dirname(base), name)
+
+
+RAW_INPUTS: Registry[type[RawInput]] = Registry("input format")
+
+
+@RAW_INPUTS.register("webdataset")
+class WebDatasetInput(RawInput):
+    """Tars of samples ``KEY.{jpg,jpeg,png,webp}`` + ``KEY.txt`` (+ ``KEY.json`` with ``uid``, ``url``)."""
+
+    kind = "webdataset"
+
+    def _list(self) -> dict[str, str]:
+        return self._by_stem(self._find(TAR_SUFFIXES), TAR_SUFFIXES)
+
+    def samples(self, shard: str) -> Iterator[RawSample]:
+        path = self.paths[shard]
+        for sample in read_samples(display(self.fs, path)):
+            try:
+                meta = _json(sample.member("json"), f"{display(self.fs, path)}: {sample.key}.json")
+            except InputError as exc:  # one bad metadata file costs its uid and url, not the shard
+                logger.warning("%s; deriving the uid", exc)
+                meta = {}
+            image = next((d for e in IMAGE_EXTENSIONS if (d := sample.member(e)) is not None), None)
+            raw_text = sample.member("txt")
+            uid = meta.get("uid")
+            yield RawSample(
+                key=sample.key,
+                uid=uid if isinstance(uid, str) else derived_uid(shard, sample.key),
+                text=raw_text.decode("utf-8", "replace") if raw_text is not None else None,
+                url=meta.get("url") if isinstance(meta.get("url"), str) else None,
+                image=image,
+                width=_int(meta.get("original_width")),
+                height=_int(meta.get("original_height")),
+            )
+
+
+@RAW_INPUTS.register("folder")
+class FolderInput(RawInput):
+    """Images beside captions files: each ``*.jsonl``/``*.csv`` (a file name column, a caption column,
+    optional ``uid``/``url``) is one shard. A directory without captions files is one shard of all
+    its images, captionless (for ``embed-targets``)."""
+
+    kind = "folder"
+
+    def _list(self) -> dict[str, str]:
+        captions = self._find(CAPTION_SUFFIXES)
+        if captions:
+            return self._by_stem(captions, CAPTION_SUFFIXES)
+        if self.fs.isdir(self.root):
+            return {posixpath.basename(self.root.rstrip("/")) or "images": self.root}
+        return {}
+
+    def samples(self, shard: str) -> Iterator[RawSample]:
+        path = self.paths[shard]
+        if path == self.root and self.fs.isdir(path):
+            yield from self._images(shard, path)
+            return
+        with open_input(self.fs, path) as fh:
+            text = fh.read().decode("utf-8")
+        where = display(self.fs, path)
+        if path.lower().endswith(".csv"):
+            rows: list[dict[str, Any]] = list(csv.DictReader(io.StringIO(text)))
+        else:
+            rows = [
+                _json(line.encode(), f"{where}: line {i}")
+                for i, line in enumerate(text.splitlines(), 1)
+                if line.strip()
+            ]
+        for i, row in enumerate(rows, 1):
+            name = _first(row, FILE_FIELDS)
+            if not isinstance(name, str) or not name:
+                raise InputError(f"{where}: row {i} has no image file name (one of {', '.join(FILE_FIELDS)})")
+            caption = _first(row, TEXT_FIELDS)
+            uid = row.get("uid")
+            yield RawSample(
+                key=name,
+                uid=uid if isinstance(uid, str) and uid else derived_uid(shard, name),
+                text=caption if isinstance(caption, str) else None,
+                url=row.get("url") or None,
+                image_path=self._relative(path, name),
+            )
+
+    def _images(self, shard: str, root: str) -> Iterator[RawSample]:
+        for path in sorted(self.fs.find(root)):
+            if path.lower().rsplit(".", 1)[-1] in IMAGE_EXTENSIONS:
+                key = posixpath.relpath(path, root) if "://" not in path else path
+                yield RawSample(key=key, uid=derived_uid(shard, key), text=None, image_path=path)
+
+
+@RAW_INPUTS.register("parquet")
+class ParquetInput(RawInput):
+    """Parquet files with image bytes (binary, or a ``{bytes, path}`` struct) or image paths, a caption
+    column and optional ``uid``/``url``/``key``; each file is one shard."""
+
+    kind = "parquet"
+
+    def _list(self) -> dict[str, str]:
+        return self._by_stem(self._find((".parquet",)), (".parquet",))
+
+    def samples(self, shard: str) -> Iterator[RawSample]:
+        path = self.paths[shard]
+        where = display(self.fs, path)
+        with open_input(self.fs, path) as fh:
+            pfile = pq.ParquetFile(fh)
+            names = pfile.schema_arrow.names
+            image_col = next((c for c in BYTES_FIELDS if c in names), None)
+            path_col = next((c for c in FILE_FIELDS if c in names), None)
+            if image_col is None and path_col is None:
+                raise InputError(
+                    f"{where}: no image column; expected one of {', '.join(BYTES_FIELDS + FILE_FIELDS)}; "
+                    f"found {', '.join(names)}"
+                )
+            row = 0
+            for batch in pfile.iter_batches(batch_size=1024):
+                for record in batch.to_pylist():
+                    key = str(record["key"]) if record.get("key") is not None else f"{row:09d}"
+                    value: Any = record.get(image_col) if image_col else None
+                    image, image_path = value, None
+                    if isinstance(value, dict):
+                        image, image_path = value.get("bytes"), value.get("path")
+                    if image is None and path_col is not None and record.get(path_col):
+                        image_path = record[path_col]
+                    uid, caption = record.get("uid"), _first(record, TEXT_FIELDS)
+                    yield RawSample(
+                        key=key,
+                        uid=uid if isinstance(uid, str) and uid else derived_uid(shard, key),
+                        text=caption if isinstance(caption, str) else None,
+                        url=record.get("url"),
+                        image=image,
+                        image_path=self._relative(path, image_path) if image_path and image is None else None,
+                    )
+                    row += 1
+
+
+def open_raw_input(url: str, kind: str = "auto") -> RawInput:
+    """Open ``url`` as the given input format, or detect it (tars, parquet, else a folder)."""
+    if kind == "auto":
+        kind = detect_kind(url)
+    return RAW_INPUTS.get(kind)(url)
+
+
+def detect_kind(url: str) -> str:
+    fs, root = resolve(url)
+    if not fs.exists(root):
+        raise InputError(f"input {url}: no such file or directory")
+    names = [root] if fs.isfile(root) else fs.find(root, maxdepth=1)
+    lowered = [n.lower() for n in names]
+    if any(n.endswith(TAR_SUFFIXES) for n in lowered):
+        return "webdataset"
+    if any(n.endswith(".parquet") for n in lowered):
+        return "parquet"
+    return "folder"
+
+
+def _json(data: bytes | None, where: str) -> dict[str, Any]:
+    if data is None:
+        return {}
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{where}: not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: expected a JSON object, found {type(value).__name__}")
+    return value
+
+
+def _first(row: dict[str, Any], fields: tuple[str, ...]) -> Any:
+    return next((row[f] for f in fields if row.get(f) is not None), None)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
