@@ -86,7 +86,7 @@ def load_encoder(model_id: str | ModelSpec, compute: Compute | None = None) -> E
 
 
 def _import_backends() -> None:
-    from pairsift.models import hf, openclip  # noqa: F401  (registers the loaders)
+    from pairsift.models import bundled, hf, openclip  # noqa: F401  (registers the loaders)
 
 
 def pick(output: Any) -> torch.Tensor:

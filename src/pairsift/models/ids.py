@@ -8,6 +8,7 @@
 | ``open_clip:hf-hub:<org/repo>`` | an open_clip model on the Hugging Face hub |
 | ``open_clip:local-dir:<dir>`` | a directory with ``open_clip_config.json`` and weights |
 | ``hf:<org/repo or dir>`` | a transformers CLIP or SigLIP model (``AutoModel``) |
+| ``pairsift:tiny-world`` | the tiny teacher CLIP shipped in the package (``pairsift.teacher``) |
 
 A new kind of id is one :data:`MODEL_IDS` entry: a function from the text after ``<prefix>:`` to a
 :class:`ModelSpec`.
@@ -66,6 +67,17 @@ def _hf(rest: str) -> ModelSpec:
     if not rest:
         raise ModelIdError("hf: expected hf:<org/repo> or hf:<local directory>")
     return ModelSpec("hf", rest)
+
+
+#: models shipped inside the package, by name
+BUNDLED = ("tiny-world",)
+
+
+@MODEL_IDS.register("pairsift")
+def _bundled(rest: str) -> ModelSpec:
+    if rest not in BUNDLED:
+        raise ModelIdError(f"pairsift:{rest}: no such bundled model; available: {', '.join(BUNDLED)}")
+    return ModelSpec("pairsift", rest)
 
 
 def parse_model_id(model_id: str) -> ModelSpec:

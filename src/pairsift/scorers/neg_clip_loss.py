@@ -25,6 +25,19 @@ from pairsift.scorers.base import Scorer, float_param, int_param, register
 
 #: τ of teachers we know. OpenAI CLIP's learned logit scale is 100.
 FAMILY_TEMPERATURE = {"l14": 0.01, "b32": 0.01}
+#: the bundled teacher's family; its τ is read from the shipped config
+TEACHER_FAMILY = "tiny_world"
+
+
+def family_temperature(family: str) -> float:
+    """The teacher's own τ for a known embedding family, else :data:`DEFAULT_TAU`."""
+    if family == TEACHER_FAMILY:
+        from pairsift.teacher import teacher_tau
+
+        return teacher_tau()
+    return FAMILY_TEMPERATURE.get(family, DEFAULT_TAU)
+
+
 DEFAULT_TAU = 0.01
 REMAINDERS = ("balanced", "reference")
 #: Exponents are clamped here before exp: e^-80 is still a normal float32, while denormal results
@@ -155,7 +168,7 @@ class NegClipLoss(Scorer):
 
     def setup(self, compute: Compute, *, family: str) -> None:
         if self.tau is None:
-            self.tau = FAMILY_TEMPERATURE.get(family, DEFAULT_TAU)
+            self.tau = family_temperature(family)
 
     def score_valid(
         self, batch: EmbeddingBatch, valid: np.ndarray, compute: Compute, *, seed: int
