@@ -1,65 +1,93 @@
-"""``pairsift demo``: a synthetic DataComp-layout pool, scored end to end, with a readable summary."""
+"""``pairsift demo``: the whole pipeline on the tiny world, offline, in about a minute on 2 CPU cores.
+
+1. generate a web-like pool of the tiny world (``pairsift world generate``), with labelled noise;
+2. embed it with the bundled teacher CLIP (``pairsift embed --model pairsift:tiny-world``), and embed
+   one world task's train images as a NormSim target set (``pairsift embed-targets``);
+3. score it (``clip_score``, ``neg_clip_loss``, ``norm_sim`` p = ∞);
+4. select with ``pairsift select``: CLIPScore top 30 %, negCLIPLoss top 30 %, and the paper's recipe
+   negCLIPLoss 30 % → NormSim∞ 20 %;
+5. print, for each kind of sample, the share each selection keeps.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from pairsift.config import ScoreConfig, ScorerSpec
+from pairsift.config import ComputeConfig, ScoreConfig, ScorerSpec
 from pairsift.data import parse_uids
-from pairsift.io.subsets import contains, read_subset
-from pairsift.pipeline import score
+from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.select.selection import SelectConfig, select
-from pairsift.synth import KINDS, SynthConfig, write_pool, write_targets
 
-SCORED = ("clip_score", "neg_clip_loss", "norm_sim_inf", "norm_sim_2")
+logger = logging.getLogger(__name__)
+
+TEACHER = "pairsift:tiny-world"
+TARGET_TASK = "shape"
+SELECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "clip_score top 30%": (("top", "clip_score=0.3"),),
+    "neg_clip_loss top 30%": (("top", "neg_clip_loss=0.3"),),
+    "neg_clip_loss 30% -> norm_sim_inf 20%": (("top", "neg_clip_loss=0.3"), ("top", "norm_sim_inf=0.2")),
+}
 
 
-def run_demo(output: str | Path, *, shards: int = 4, rows: int = 2500) -> str:
-    output = Path(output)
-    synth = SynthConfig(shards=shards, rows_per_shard=rows, dim=128)
-    pool = write_pool(output / "pool", synth)
-    targets = write_targets(output / "targets.npy", synth, count=1000)
-    config = ScoreConfig(
-        pool=str(pool),
-        output=str(output / "run"),
-        embeddings=synth.family,
-        scorers=(
-            ScorerSpec("clip_score"),
-            ScorerSpec("neg_clip_loss", {"batch_size": 4096}),
-            ScorerSpec("norm_sim", {"p": "inf", "target": str(targets)}),
-            ScorerSpec("norm_sim", {"p": 2, "target": str(targets)}),
-            ScorerSpec("norm_sim_d"),
-        ),
-    )
-    summary = score(config)
+def run_demo(output: str | Path, *, samples: int = 5000, seed: int = 0, device: str = "auto") -> str:
+    """Run the demo into ``output`` (must be new or empty) and return the printed report."""
     from pairsift.commands.score import format_summary
+    from pairsift.embed import EmbedConfig, embed, embed_targets
+    from pairsift.pipeline import score
+    from pairsift.world import WorldConfig, generate
 
-    return format_summary(summary) + "\n\n" + kept_by_kind(pool, Path(summary.run_dir), config)
-
-
-def kept_by_kind(pool: Path, run: Path, config: ScoreConfig, fraction: float = 0.3) -> str:
-    """Share of each planted kind of sample kept by selections made with ``pairsift select``."""
-    kinds, keys = [], []
-    for path in sorted(pool.glob("*.parquet")):
-        table = pq.read_table(path, columns=["uid", "kind"])
-        kinds.append(table.column("kind").to_numpy(zero_copy_only=False))
-        keys.append(parse_uids(table.column("uid"))[0])
-    kind, key = np.concatenate(kinds), np.concatenate(keys)
-    selections: dict[str, tuple[tuple[str, str], ...]] = {
-        f"{c} top {fraction:.0%}": (("top", f"{c}={fraction}"),) for c in SCORED
-    }
-    selections["norm_sim_d (its 20 %)"] = (("top", "norm_sim_d=0.2"),)
-    selections["neg_clip_loss 30% -> norm_sim_inf 20%"] = (
-        ("top", "neg_clip_loss=0.3"),
-        ("top", "norm_sim_inf=0.2"),
+    output = Path(output)
+    world = output / "world"
+    logger.info("demo 1/4: generating a %d-sample world in %s", samples, world)
+    generate(world, WorldConfig(samples=samples, seed=seed, tasks=(TARGET_TASK,)))
+    logger.info("demo 2/4: embedding with the bundled teacher %s", TEACHER)
+    pool = output / "pool"
+    embedded = embed(EmbedConfig(input=str(world / "pool"), output=str(pool), model=TEACHER, device=device))
+    target = output / "target.npy"
+    embed_targets(str(world / "tasks" / TARGET_TASK / "train"), target, TEACHER, device=device)
+    logger.info("demo 3/4: scoring")
+    run = output / "run"
+    summary = score(
+        ScoreConfig(
+            pool=str(pool),
+            output=str(run),
+            embeddings="tiny_world",
+            scorers=(
+                ScorerSpec("clip_score"),
+                ScorerSpec("neg_clip_loss"),
+                ScorerSpec("norm_sim", {"p": "inf", "target": str(target)}),
+            ),
+            compute=ComputeConfig(device=device),
+            seed=seed,
+        )
     )
-    lines = [f"{'selection':<40}" + "".join(f"{k:>13}" for k in KINDS)]
-    for label, rules in selections.items():
-        output = run / "subsets" / f"{label.split()[0]}-{len(lines)}.npy"
+    logger.info("demo 4/4: selecting")
+    table = kept_by_kind(world / "labels.parquet", run)
+    return "\n\n".join(
+        [
+            f"world: {world} (labels.parquet says what each sample is)",
+            f"pool:  {pool} ({embedded.rows} rows; statuses {embedded.statuses})",
+            format_summary(summary),
+            table,
+        ]
+    )
+
+
+def kept_by_kind(labels: Path, run: Path) -> str:
+    """Share of each kind of sample kept by each selection (made with ``pairsift select``)."""
+    table = pq.read_table(labels, columns=["uid", "kind"])
+    kinds = table.column("kind").to_numpy(zero_copy_only=False)
+    keys, _ = parse_uids(table.column("uid"))
+    names = sorted(set(kinds), key=lambda k: (k != "clean", k))
+    lines = [f"{'selection':<40}" + "".join(f"{k:>17}" for k in names)]
+    lines.append(f"{'(samples in the pool)':<40}" + "".join(f"{int((kinds == k).sum()):>17}" for k in names))
+    for i, (label, rules) in enumerate(SELECTIONS.items()):
+        output = run / "subsets" / f"selection-{i}.npy"
         select(run, SelectConfig(rules=rules, output=str(output)))
-        kept = contains(read_subset(output), key)
-        lines.append(f"{label:<40}" + "".join(f"{kept[kind == k].mean():>13.1%}" for k in KINDS))
+        kept = SubsetIndex(read_subset(output)).contains_keys(keys)
+        lines.append(f"{label:<40}" + "".join(f"{np.mean(kept[kinds == k]):>17.1%}" for k in names))
     return "share of each kind of sample kept by each selection\n" + "\n".join(lines)

@@ -137,15 +137,22 @@ def cmd_scorers(args: argparse.Namespace) -> int:
 
 
 def add_demo_parser(sub: Any) -> None:
-    p = sub.add_parser("demo", help="generate a small synthetic pool, score it and print a summary")
-    p.add_argument("-o", "--output", default="demo-out", help="directory for the pool and the run")
-    p.add_argument("--shards", type=int, default=4)
-    p.add_argument("--rows", type=int, default=2500, help="rows per shard")
+    p = sub.add_parser(
+        "demo",
+        help="the whole pipeline on the tiny world, offline: generate, embed, score, select, report",
+        description="Generate a labelled tiny-world pool, embed it with the bundled teacher CLIP, score it "
+        "(clip_score, neg_clip_loss, norm_sim p=inf against a world task's train images), select with "
+        "the paper's recipes and print the share of each kind of sample each selection keeps.",
+    )
+    p.add_argument("-o", "--output", default="demo-out", help="a new or empty directory (default demo-out)")
+    p.add_argument("--samples", type=int, default=5000, help="pool samples (default 5000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pairsift.demo import run_demo
 
-    print(run_demo(args.output, shards=args.shards, rows=args.rows))
+    print(run_demo(args.output, samples=args.samples, seed=args.seed, device=args.device))
     return 0
