@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml requirements.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
+	rm -rf demo-out
 	$(BIN)/pairsift demo -o demo-out
 
 lint: $(STAMP)
