@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pairsift import progress
 from pairsift.commands import embed as embed_command
 from pairsift.commands import reshard as reshard_command
 from pairsift.commands import run as run_command
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    progress.configure(enabled=not args.quiet)
     try:
         return int(args.func(args))
     except USER_ERRORS as exc:

@@ -29,6 +29,7 @@ from pairsift.io.fs import atomic_write, sweep_temporaries
 from pairsift.io.images import Chunk, ShardBatches, chunk_loader
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.models import Encoder, load_encoder, parse_model_id
+from pairsift.progress import track
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +218,8 @@ def embed(config: EmbedConfig, *, encoder: Encoder | None = None) -> EmbedSummar
     summary = EmbedSummary(str(out), len(shards), embedded=len(todo), skipped=len(shards) - len(todo))
     engine = build_engine("local", workers=config.workers)
     statuses: Counter[str] = Counter()
-    for i, outcome in enumerate(engine.map(EmbedShardTask(config, encoder=encoder), todo), 1):
+    outcomes = engine.map(EmbedShardTask(config, encoder=encoder), todo)
+    for i, outcome in enumerate(track(outcomes, "embedding", total=len(todo)), 1):
         if outcome.failure is not None:
             logger.error("shard %s failed: %s", outcome.shard, outcome.failure.error)
             summary.failures.append(outcome.failure)
@@ -279,7 +281,7 @@ def embed_targets(
     source = open_raw_input(input, options.input_format)
     parts: list[np.ndarray] = []
     statuses: Counter[str] = Counter()
-    for shard in source.shards():
+    for shard in track(source.shards(), "embedding targets"):
         for chunk, img, _ in embed_chunks(source, shard, encoder, options, with_text=False):
             statuses.update(chunk.status)
             if img is not None:

@@ -18,6 +18,7 @@ from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.engines import ShardFailure, build_engine
 from pairsift.io.score_tables import read_score_table, score_table, write_score_table
 from pairsift.io.sources import Source, open_source
+from pairsift.progress import track
 from pairsift.run_dir import RunDir, package_versions
 from pairsift.scorers import PoolScorer, Scorer, build_scorer
 
@@ -122,7 +123,7 @@ def score(config: ScoreConfig) -> RunSummary:
     summary = RunSummary(str(run.path), len(shards), scored=len(todo), skipped=len(done))
     engine = build_engine("local", workers=config.compute.workers)
     task = ScoreShardTask(config, staged=staged)
-    for i, outcome in enumerate(engine.map(task, todo), 1):
+    for i, outcome in enumerate(track(engine.map(task, todo), "scoring", total=len(todo)), 1):
         if outcome.failure is not None:
             logger.error("shard %s failed: %s", outcome.shard, outcome.failure.error)
             summary.failures.append(outcome.failure)

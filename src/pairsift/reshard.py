@@ -31,6 +31,7 @@ from pairsift.engines import LocalEngine, ShardFailure
 from pairsift.io.fs import InputError, atomic_write, display, resolve, sweep_temporaries
 from pairsift.io.subsets import SUBSET_DTYPE, SubsetIndex, from_keys, read_subset, to_hex, write_subset
 from pairsift.io.tars import Sample, TarSink, output_tars, read_samples
+from pairsift.progress import track
 from pairsift.run_dir import RunConfigError
 
 logger = logging.getLogger(__name__)
@@ -351,7 +352,8 @@ def reshard(
     )
     summary = ReshardSummary(str(out), len(inputs), resharded=len(todo), skipped=len(inputs) - len(todo))
     task = ReshardTask(inputs=inputs, subset=subset, output=output, shard_size=shard_size)
-    for i, outcome in enumerate(LocalEngine(workers).map(task, todo), 1):
+    outcomes = LocalEngine(workers).map(task, todo)
+    for i, outcome in enumerate(track(outcomes, "resharding", total=len(todo)), 1):
         if outcome.failure is not None:
             logger.error("[%d/%d] %s failed: %s", i, len(todo), outcome.shard, outcome.failure.error)
             summary.failures.append(outcome.failure)

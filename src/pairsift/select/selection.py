@@ -93,10 +93,12 @@ def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
     result = SelectionResult(config.output, pool=tables.total, kept=tables.total, streaming=streaming)
     result.steps.append(Step("pool", tables.total, tables.total))
     for rule in rules:
+        state.shards.desc = f"selecting: {rule.describe()}"
         step = rule.apply(state)
         logger.info("%s: %d rows kept (base %d)", step.rule, step.kept, step.base)
         result.steps.append(step)
     result.fusions = [f.describe() for f in state.fusions.values()]
+    state.shards.desc = "selecting: writing the subset"
     subset = _kept_subset(state)
     result.kept = len(subset)
     write_subset(config.output, subset)

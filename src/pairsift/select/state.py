@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from pairsift.io.subsets import SubsetIndex
+from pairsift.progress import TrackedShards
 from pairsift.select.fusion import Fusion
 from pairsift.select.tables import ScoreTables
 
@@ -28,7 +29,7 @@ class SelectionState:
         datacomp_threshold: bool = False,
     ) -> None:
         self.tables = tables
-        self.shards = tables.shards
+        self.shards = TrackedShards(tables.shards, "selecting")  # each pass over the tables shows progress
         self.masks = {s: np.ones(n, dtype=bool) for s, n in tables.rows.items()}
         self.base = tables.total
         self.streaming = streaming
