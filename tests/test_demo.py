@@ -16,3 +16,4 @@ def test_demo_generates_embeds_scores_selects_and_reports(tmp_path, capsys):
     assert shares["corrupt"] == 0.0  # undecodable images are never selected
     assert (out / "run" / "subsets" / "selection-2.npy").is_file()
     assert (out / "target.npy").is_file()
+    assert f"report: {out / 'report.html'}" in report and (out / "report.html").stat().st_size > 10_000

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from pairsift import progress
+from pairsift.commands import caption as caption_command
 from pairsift.commands import embed as embed_command
+from pairsift.commands import report as report_command
 from pairsift.commands import reshard as reshard_command
 from pairsift.commands import run as run_command
 from pairsift.commands import score as score_command
@@ -44,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         uids_command,
         reshard_command,
         embed_command,
+        caption_command,
         world_command,
+        report_command,
     )
     for command in commands:
         command.add_parser(sub)

@@ -6,7 +6,8 @@
 3. score it (``clip_score``, ``neg_clip_loss``, ``norm_sim`` p = ∞);
 4. select with ``pairsift select``: CLIPScore top 30 %, negCLIPLoss top 30 %, and the paper's recipe
    negCLIPLoss 30 % → NormSim∞ 20 %;
-5. print, for each kind of sample, the share each selection keeps.
+5. print, for each kind of sample, the share each selection keeps;
+6. write the HTML report (``pairsift report``) to ``report.html`` and print its path.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def run_demo(output: str | Path, *, samples: int = 5000, seed: int = 0, device: 
     from pairsift.commands.score import format_summary
     from pairsift.embed import EmbedConfig, embed, embed_targets
     from pairsift.pipeline import score
+    from pairsift.report.build import demo_report
     from pairsift.world import WorldConfig, generate
 
     output = Path(output)
@@ -67,12 +69,14 @@ def run_demo(output: str | Path, *, samples: int = 5000, seed: int = 0, device: 
     )
     logger.info("demo 4/4: selecting")
     table = kept_by_kind(world / "labels.parquet", run)
+    report = demo_report(run, output / "report.html")
     return "\n\n".join(
         [
             f"world: {world} (labels.parquet says what each sample is)",
             f"pool:  {pool} ({embedded.rows} rows; statuses {embedded.statuses})",
             format_summary(summary),
             table,
+            report,
         ]
     )
 

@@ -1,0 +1,141 @@
+"""``build_report``: gather, fetch the gallery cards, render, write one self-contained HTML file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pairsift.io.fs import InputError, atomic_write
+from pairsift.report.cards import build_cards
+from pairsift.report.config import ReportConfig
+from pairsift.report.galleries import score_galleries, status_gallery, subset_galleries
+from pairsift.report.gather import ReportData, gather
+from pairsift.report.labels import LabelIndex
+from pairsift.report.page import context, render
+from pairsift.report.run_info import RunInfo, read_run_info
+from pairsift.report.selections import discover_subsets, load_selections
+from pairsift.report.thumbnails import ImageShards
+
+logger = logging.getLogger(__name__)
+
+EMBED_MANIFEST = "embed.json"
+LABELS_FILE = "labels.parquet"
+
+
+@dataclass
+class ReportSummary:
+    output: str
+    bytes: int
+    seconds: float
+    rows: int
+    subsets: list[str] = field(default_factory=list)
+    images: str | None = None
+    labels: str | None = None
+    cards: int = 0
+    thumbnails: int = 0
+
+
+def build_report(config: ReportConfig) -> ReportSummary:
+    """Write the report of ``config.run_dir`` to ``config.output`` (atomically) and say what it holds."""
+    start = time.perf_counter()
+    info = read_run_info(config.run_dir)
+    axes = info.scatter_axes(config.scatter)  # check --scatter before the long passes
+    subsets = list(config.subsets) if config.subsets is not None else discover_subsets(config.run_dir)
+    selections = load_selections(list(subsets))
+    images_url = find_images(info, config.images)
+    labels_url = find_labels(images_url, config.labels)
+    labels = LabelIndex.read(labels_url, config.label_column) if labels_url else None
+    galleries = score_galleries(info, selections) + subset_galleries(selections, config.pair_subsets)
+    galleries.append(status_gallery())
+    data = gather(info, selections, galleries, labels, config)
+    images = ImageShards(images_url, config.thumbnail) if images_url else None
+    cards = build_cards(data, images)
+    notes = _notes(data, config, images_url, labels_url, axes)
+    html = render(context(data, cards, config, notes)).encode("utf-8")
+    atomic_write(config.output, lambda fh: fh.write(html))
+    summary = ReportSummary(
+        output=str(config.output),
+        bytes=len(html),
+        seconds=time.perf_counter() - start,
+        rows=data.rows,
+        subsets=[s.name for s in selections],
+        images=images_url,
+        labels=labels_url,
+        cards=len(cards),
+        thumbnails=sum(1 for c in cards.values() if c.image is not None and c.image.uri),
+    )
+    logger.info("report %s: %.2f MB in %.1fs", summary.output, summary.bytes / 1e6, summary.seconds)
+    return summary
+
+
+def demo_report(run_dir: str | Path, output: str | Path) -> str:
+    """Write the report of a demo run (its subsets, images and labels found as usual); one line about it."""
+    summary = build_report(ReportConfig(run_dir=str(run_dir), output=str(output)))
+    return f"report: {summary.output} ({summary.bytes / 1e6:.1f} MB): open it in a browser"
+
+
+def find_images(info: RunInfo, given: str | None) -> str | None:
+    """``given`` ("" = none), else the raw input recorded in the pool's ``embed.json`` if it exists."""
+    if given is not None:
+        return given or None
+    if not info.pool:
+        return None
+    manifest = Path(info.pool) / EMBED_MANIFEST
+    if not manifest.is_file():
+        return None
+    try:
+        raw = json.loads(manifest.read_text()).get("config", {}).get("input")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{manifest}: cannot read: {exc}") from exc
+    if isinstance(raw, str) and raw and ("://" in raw or Path(raw).exists()):
+        return raw
+    logger.warning("%s names the raw input %r, which is not there: text-only cards", manifest, raw)
+    return None
+
+
+def find_labels(images: str | None, given: str | None) -> str | None:
+    """``given`` ("" = none), else ``labels.parquet`` beside the raw input (a tiny world's layout)."""
+    if given is not None:
+        return given or None
+    if images is None or "://" in images:
+        return None
+    raw = Path(images)
+    for candidate in (raw.parent / LABELS_FILE, raw / LABELS_FILE):
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def _sample_size(sample: int, rows: int) -> str:
+    return f"all {rows:,} rows" if sample >= rows else f"a uniform sample of {sample:,} rows"
+
+
+def _notes(
+    data: ReportData,
+    config: ReportConfig,
+    images: str | None,
+    labels: str | None,
+    axes: tuple[str, str] | None,
+) -> list[str]:
+    shown = min(config.scatter_points, len(data.sample))
+    notes = [
+        f"Exact over all {data.rows:,} rows: statuses, min/mean/std/max, histograms ({config.bins} bins "
+        "between each column's min and max), Pearson correlations, subset overlap, label shares, and the "
+        "best/worst/borderline galleries (a streaming top-k).",
+        f"Sampled: Spearman correlations over {_sample_size(len(data.sample), data.rows)}; the scatter "
+        f'plot draws {shown:,} of them (seed {config.seed}). "Kept by A, dropped by B" and "not scored" '
+        f"galleries show a uniform sample of {config.cards} such rows.",
+        f"Thumbnails from {images}." if images else "No image source: cards show caption and URL as text.",
+    ]
+    if labels:
+        notes.append(f"Ground-truth labels ({config.label_column}) from {labels}.")
+    if axes is None:
+        notes.append("The run has fewer than two score columns: no scatter plot.")
+    notes.append(
+        "All text from the data (captions, URLs, uids, file names) is escaped and shown as text; "
+        "the page runs no script and fetches nothing."
+    )
+    return notes

@@ -1,0 +1,65 @@
+"""Ground-truth labels of pool samples (the tiny world's ``labels.parquet``: ``uid``, ``kind``).
+
+Labels are looked up by uid: 16 bytes per labelled sample plus one small integer code each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from pairsift.data import UID_COLUMN, parse_uids
+from pairsift.io.fs import InputError
+
+DEFAULT_COLUMN = "kind"
+_BIG_ENDIAN = np.dtype([("hi", ">u8"), ("lo", ">u8")])
+
+
+def _as_bytes(keys: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` uint64 keys -> 16-byte strings whose byte order is the (hi, lo) order."""
+    out = np.empty(len(keys), dtype=_BIG_ENDIAN)
+    if len(keys):
+        out["hi"], out["lo"] = keys[:, 0], keys[:, 1]
+    return out.view("S16")
+
+
+class LabelIndex:
+    """``uid -> label`` for the rows of a labels file; :meth:`codes` maps uids to label numbers."""
+
+    def __init__(self, keys: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
+        needles = _as_bytes(keys)
+        order = np.argsort(needles, kind="stable")
+        self.haystack = needles[order]
+        self.labels = labels[order]
+        self.names = names
+
+    @classmethod
+    def read(cls, path: str | Path, column: str = DEFAULT_COLUMN) -> LabelIndex:
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"labels {path}: cannot read parquet: {exc}") from exc
+        missing = [c for c in (UID_COLUMN, column) if c not in schema.names]
+        if missing:
+            raise InputError(f"labels {path}: missing column(s) {missing}; found {schema.names}")
+        table = pq.read_table(path, columns=[UID_COLUMN, column])
+        keys, ok = parse_uids(table.column(UID_COLUMN))
+        values = np.asarray(table.column(column).to_numpy(zero_copy_only=False), dtype=object)
+        text = np.array(["(none)" if v is None else str(v) for v in values], dtype=object)
+        names = sorted(set(text[ok].tolist()))
+        lookup = {name: i for i, name in enumerate(names)}
+        codes = np.fromiter((lookup.get(t, -1) for t in text), dtype=np.int16, count=len(text))
+        return cls(keys[ok], codes[ok], names)
+
+    def codes(self, keys: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Label number of each ``(n, 2)`` uid key; -1 for unlabelled or malformed uids."""
+        out = np.full(len(keys), -1, dtype=np.int16)
+        if not len(self.haystack) or not len(keys):
+            return out
+        needles = _as_bytes(keys)
+        where = np.minimum(np.searchsorted(self.haystack, needles), len(self.haystack) - 1)
+        found = ok & (self.haystack[where] == needles)
+        out[found] = self.labels[where[found]]
+        return out

@@ -1,0 +1,122 @@
+"""The subsets a report shows: membership, and what ``pairsift select`` recorded about them.
+
+A subset file ``A.npy`` made by ``pairsift select`` has its record ``A.npy.json`` beside it: the rules,
+the funnel (rows kept after each rule) and the threshold each ranking rule cut at. Any other DataComp
+subset file (a DFN or HYPE uid list, say) is shown by membership only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pairsift.io.fs import InputError
+from pairsift.io.subsets import SubsetIndex, read_subset
+from pairsift.select.rules import parse_rule
+
+logger = logging.getLogger(__name__)
+
+#: Membership of every row is kept as one bit per subset in a uint8.
+MAX_SELECTIONS = 8
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    rule: str
+    kept: int
+    base: int
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A cut a selection made on one score column (on the column's own scale)."""
+
+    rule: str
+    value: float
+
+
+@dataclass
+class Selection:
+    """One subset file: its name, its uids (for membership) and, when recorded, its funnel."""
+
+    name: str
+    path: Path
+    index: SubsetIndex
+    rows: int
+    funnel: list[FunnelStep] = field(default_factory=list)
+    thresholds: dict[str, list[Threshold]] = field(default_factory=dict)
+    rules: list[str] = field(default_factory=list)
+    record_run: str | None = None
+
+    @property
+    def description(self) -> str:
+        return " → ".join(self.rules) if self.rules else "subset file (no selection record)"
+
+
+def load_selection(path: str | Path) -> Selection:
+    """Read a subset file and, if present, its ``<file>.json`` record."""
+    path = Path(path)
+    subset = read_subset(path)
+    selection = Selection(path.stem, path, SubsetIndex(subset), len(subset))
+    record_path = Path(str(path) + ".json")
+    if record_path.is_file():
+        _apply_record(selection, _read_record(record_path), record_path)
+    return selection
+
+
+def load_selections(paths: list[str | Path]) -> list[Selection]:
+    if len(paths) > MAX_SELECTIONS:
+        raise InputError(f"a report shows at most {MAX_SELECTIONS} subsets, got {len(paths)}")
+    selections = [load_selection(p) for p in paths]
+    _unique_names(selections)
+    return selections
+
+
+def discover_subsets(run_dir: str | Path) -> list[Path]:
+    """``RUN_DIR/subsets/*.npy`` (where ``pairsift demo`` puts its selections), sorted, at most 8."""
+    found = sorted(Path(run_dir, "subsets").glob("*.npy"))
+    if len(found) > MAX_SELECTIONS:
+        logger.warning("%d subsets in %s/subsets; showing the first %d", len(found), run_dir, MAX_SELECTIONS)
+    return found[:MAX_SELECTIONS]
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the selection record: {exc}") from exc
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: expected a JSON object (a `pairsift select` record)")
+    return record
+
+
+def _apply_record(selection: Selection, record: dict[str, Any], where: Path) -> None:
+    try:
+        steps = [
+            FunnelStep(str(s["rule"]), int(s["kept"]), int(s["base"]), s.get("threshold"))
+            for s in record["funnel"]
+        ]
+        rules = [(str(flag), str(text)) for flag, text in record.get("rules", [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{where}: not a `pairsift select` record (funnel/rules): {exc!r}") from exc
+    selection.funnel = steps
+    selection.rules = [step.rule for step in steps[1:]]
+    selection.record_run = record.get("run_dir")
+    # funnel[0] is the pool; funnel[i + 1] is the outcome of rules[i]
+    for (flag, text), step in zip(rules, steps[1:], strict=False):
+        column = getattr(parse_rule(flag, text), "column", None)
+        if column is not None and step.threshold is not None:
+            cut = Threshold(step.rule, float(step.threshold))
+            selection.thresholds.setdefault(column, []).append(cut)
+
+
+def _unique_names(selections: list[Selection]) -> None:
+    """Two files with the same stem (``a/subset.npy``, ``b/subset.npy``) get their parent's name too."""
+    stems = [s.name for s in selections]
+    for s in selections:
+        if stems.count(s.name) > 1:
+            s.name = f"{s.path.parent.name}/{s.path.stem}"
