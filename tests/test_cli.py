@@ -68,6 +68,7 @@ def test_run_json_records_the_run(scored):
         },
         "compute": {"device": "cpu", "precision": "fp32", "workers": 1},
         "seed": 0,
+        "engine": {"kind": "local", "address": None, "retries": 2, "resources": {}},
     }
     assert manifest["seed"] == 0
     assert manifest["embedding_family"] == "l14"

@@ -9,10 +9,8 @@ from typing import Any
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A recipe, spec or override that cannot be understood."""
-
+from pairsift.engines.config import EngineConfig
+from pairsift.errors import ConfigError
 
 _TYPES = {"str": str, "int": int}
 
@@ -117,9 +115,10 @@ class ScoreConfig:
     source: SourceConfig = SourceConfig()
     compute: ComputeConfig = ComputeConfig()
     seed: int = 0
+    engine: EngineConfig = field(default_factory=EngineConfig)  #: where shards run; never changes a score
 
     def __post_init__(self) -> None:
-        _check_types(self, "recipe", skip=("scorers", "source", "compute"))
+        _check_types(self, "recipe", skip=("scorers", "source", "compute", "engine"))
         if not self.scorers:
             raise ConfigError("no scorer given; add at least one (e.g. --scorer clip_score)")
 
@@ -145,6 +144,7 @@ class ScoreConfig:
             source=_sub(SourceConfig, raw.get("source"), "source"),
             compute=_sub(ComputeConfig, raw.get("compute"), "compute"),
             seed=raw.get("seed", 0),
+            engine=EngineConfig.from_dict(raw.get("engine")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,6 +156,7 @@ class ScoreConfig:
             "source": dataclasses.asdict(self.source),
             "compute": dataclasses.asdict(self.compute),
             "seed": self.seed,
+            "engine": self.engine.to_dict(),
         }
 
 

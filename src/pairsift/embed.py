@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from pairsift.compute import Compute
 from pairsift.config import ConfigError
 from pairsift.data import image_key, text_key
-from pairsift.engines import ShardFailure, build_engine
+from pairsift.engines import EngineConfig, ShardFailure, make_engine
 from pairsift.io.fs import atomic_write, sweep_temporaries
 from pairsift.io.images import Chunk, ShardBatches, chunk_loader
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
@@ -54,6 +54,7 @@ class EmbedConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     dtype: str = "float16"  #: npz storage precision
     workers: int = 1  #: shard tasks in parallel (local engine processes)
+    engine: EngineConfig = field(default_factory=EngineConfig)  #: where shards run (stage ``embed``)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "prefetch", "max_pixels", "workers"):
@@ -201,6 +202,8 @@ class EmbedSummary:
 def embed(config: EmbedConfig, *, encoder: Encoder | None = None) -> EmbedSummary:
     """Embed every input shard not yet in ``config.output``; failed shards are reported, not fatal."""
     start = time.perf_counter()
+    if (batch_size := config.engine.stage("embed").batch_size) is not None:
+        config = replace(config, batch_size=batch_size)
     source = open_raw_input(config.input, config.input_format)
     out = Path(config.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -216,7 +219,8 @@ def embed(config: EmbedConfig, *, encoder: Encoder | None = None) -> EmbedSummar
         len(shards) - len(todo),
     )
     summary = EmbedSummary(str(out), len(shards), embedded=len(todo), skipped=len(shards) - len(todo))
-    engine = build_engine("local", workers=config.workers)
+    # an actor decodes in num_workers DataLoader processes while its main thread encodes: one core each
+    engine = make_engine(config.engine, "embed", workers=config.workers, cpus=config.num_workers + 1)
     statuses: Counter[str] = Counter()
     outcomes = engine.map(EmbedShardTask(config, encoder=encoder), todo)
     for i, outcome in enumerate(track(outcomes, "embedding", total=len(todo)), 1):

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from pairsift.compute import Compute
 from pairsift.config import ConfigError, ScoreConfig
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
-from pairsift.engines import ShardFailure, build_engine
+from pairsift.engines import ShardFailure, make_engine
 from pairsift.io.score_tables import read_score_table, score_table, write_score_table
 from pairsift.io.sources import Source, open_source
 from pairsift.progress import track
@@ -121,7 +121,7 @@ def score(config: ScoreConfig) -> RunSummary:
         len(done),
     )
     summary = RunSummary(str(run.path), len(shards), scored=len(todo), skipped=len(done))
-    engine = build_engine("local", workers=config.compute.workers)
+    engine = make_engine(config.engine, "score", workers=config.compute.workers)
     task = ScoreShardTask(config, staged=staged)
     for i, outcome in enumerate(track(engine.map(task, todo), "scoring", total=len(todo)), 1):
         if outcome.failure is not None:
@@ -217,6 +217,7 @@ def manifest(config: ScoreConfig, source: Source, scorers: list[Scorer], compute
             "device": str(compute.device),
             "precision": config.compute.precision,
             "workers": config.compute.workers,
+            "engine": config.engine.kind,
         },
         "versions": package_versions(),
     }

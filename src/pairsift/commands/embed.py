@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from pairsift.commands.engine_options import add_engine_arguments, engine_config
 from pairsift.io.raw import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--workers", type=int, default=1, help="shards embedded in parallel processes (default 1)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_engine_arguments(p)
     p.set_defaults(func=cmd_embed)
 
     t = sub.add_parser(
@@ -98,6 +100,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         dtype=args.dtype,
         workers=args.workers,
+        engine=engine_config(args, "embed"),
     )
     summary = embed(config)
     print(json.dumps(asdict(summary), indent=2) if args.json else format_summary(summary))

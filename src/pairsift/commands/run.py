@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pairsift import recipes
+from pairsift.commands.engine_options import add_engine_arguments, engine_overrides
 from pairsift.config import ConfigError, ScoreConfig, apply_overrides
 from pairsift.select.selection import SelectConfig, select
 
@@ -24,6 +25,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", help="the run directory (sets `output` and ${output})")
     p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="a recipe variable")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
+    add_engine_arguments(p)
     p.set_defaults(func=run)
     listing = sub.add_parser("recipes", help="list the built-in recipes and where they come from")
     listing.set_defaults(func=list_recipes)
@@ -43,7 +45,8 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             raw[key] = value
             values[key] = value
-    return apply_overrides(recipes.substitute(raw, values), args.set)
+    raw = engine_overrides(recipes.substitute(raw, values), args, "score")
+    return apply_overrides(raw, args.set)
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -7,6 +7,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from pairsift.commands.engine_options import add_engine_arguments, engine_overrides
 from pairsift.config import ScoreConfig, apply_overrides, load_recipe
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def add_score_parser(sub: Any) -> None:
     p.add_argument("--workers", type=int, help="worker processes for shards (default 1)")
     p.add_argument("--seed", type=int, help="run seed for randomised scorers (default 0)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_engine_arguments(p)
     p.set_defaults(func=cmd_score)
 
 
@@ -77,6 +79,7 @@ def score_config(args: argparse.Namespace) -> ScoreConfig:
         for arg, key in keys.items():
             if getattr(args, arg) is not None:
                 raw.setdefault(section, {})[key] = getattr(args, arg)
+    engine_overrides(raw, args, "score")
     return ScoreConfig.from_dict(apply_overrides(raw, args.set))
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pairsift.registry import Registry
+
+if TYPE_CHECKING:
+    from pairsift.engines.config import EngineConfig, Resources
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -29,6 +32,11 @@ class ShardFailure:
     error: str
 
 
+def describe_error(exc: BaseException) -> str:
+    """How a shard's exception is reported: ``TypeName: message``."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 @dataclass(frozen=True)
 class Outcome(Generic[R]):
     shard: str
@@ -39,12 +47,17 @@ class Outcome(Generic[R]):
 class Engine(ABC):
     """Runs the same task over shards; engines differ only in where the calls happen."""
 
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: EngineConfig, resources: Resources, *, workers: int) -> Engine:
+        """The engine for one stage: ``resources`` are the stage's, ``workers`` its local process count."""
+
     @abstractmethod
     def map(self, task: ShardTask[R], shards: Sequence[str]) -> Iterator[Outcome[R]]:
         """Yield one outcome per shard, in completion order."""
 
 
-ENGINES: Registry[Callable[..., Engine]] = Registry("engine")
+ENGINES: Registry[type[Engine]] = Registry("engine")
 
 
 def build_engine(kind: str, **options: Any) -> Engine:

@@ -8,9 +8,12 @@ import os
 import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pairsift.engines.base import ENGINES, Engine, Outcome, ShardFailure, ShardTask
+from pairsift.engines.base import ENGINES, Engine, Outcome, ShardFailure, ShardTask, describe_error
+
+if TYPE_CHECKING:
+    from pairsift.engines.config import EngineConfig, Resources
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -31,10 +34,6 @@ def _run_in_worker(shard: str) -> Any:
     return _WORKER_TASK(shard)
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
 @ENGINES.register("local")
 class LocalEngine(Engine):
     """Run shards here. With ``workers > 1``, each worker process gets ``cpus // workers`` threads."""
@@ -43,6 +42,11 @@ class LocalEngine(Engine):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
+
+    @classmethod
+    def from_config(cls, config: EngineConfig, resources: Resources, *, workers: int) -> LocalEngine:
+        """``workers`` processes; Ray resources (actors, cpus, gpus) do not apply here."""
+        return cls(workers)
 
     def map(self, task: ShardTask[R], shards: Sequence[str]) -> Iterator[Outcome[R]]:
         if not shards:
@@ -59,7 +63,7 @@ class LocalEngine(Engine):
                 yield Outcome(shard, result=task(shard))
             except Exception as exc:  # a bad shard is reported, the others go on
                 logger.debug("shard %s failed:\n%s", shard, traceback.format_exc())
-                yield Outcome(shard, failure=ShardFailure(shard, _describe(exc)))
+                yield Outcome(shard, failure=ShardFailure(shard, describe_error(exc)))
 
     def _parallel(self, task: ShardTask[R], shards: Sequence[str]) -> Iterator[Outcome[R]]:
         workers = min(self.workers, len(shards))
@@ -75,4 +79,4 @@ class LocalEngine(Engine):
                     if exc is None:
                         yield Outcome(shard, result=future.result())
                     else:
-                        yield Outcome(shard, failure=ShardFailure(shard, _describe(exc)))
+                        yield Outcome(shard, failure=ShardFailure(shard, describe_error(exc)))

@@ -1,0 +1,162 @@
+"""Which engine runs the per-shard stages, and what each stage's workers hold: :class:`EngineConfig`.
+
+In a recipe::
+
+    engine:
+      kind: ray              # local (default) or ray
+      address: null          # ray: null = Ray's own resolution (RAY_ADDRESS, a `ray start` cluster on
+                             # this machine, else a new local Ray); "auto", "ray://head:10001", "local"
+      retries: 2             # extra attempts of a failed shard before it is reported
+      resources:             # per stage: score, embed, caption, reshard
+        score: {cpus: 2, gpus: 0.25, actors: 16}
+        embed: {cpus: 5, gpus: 1, batch_size: 512}
+
+Resources only say *where* shards run; they never change a result, so a run may be resumed with
+another engine or other resources.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pairsift.engines.base import ENGINES, Engine
+from pairsift.errors import ConfigError
+
+#: The per-shard stages and whether each has a forward-pass batch size that ``batch_size`` may set.
+STAGES: dict[str, bool] = {"score": False, "embed": True, "caption": True, "reshard": False}
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker (a Ray actor) of a stage reserves, and how many workers run.
+
+    ``cpus``: CPU cores per actor (default: the stage's own, 1 for scoring, decoding processes + 1 for
+    embedding); ``gpus``: GPUs per actor, fractions below 1 share a GPU (``0.5``: two actors per GPU);
+    ``actors``: how many actors (default: as many as the cluster's CPUs and GPUs fit, at most one per
+    shard); ``batch_size``: items per forward pass for stages that run a model (embed, caption),
+    overriding the stage's own option.
+    """
+
+    cpus: float | None = None
+    gpus: float = 0.0
+    actors: int | None = None
+    batch_size: int | None = None
+
+    def check(self, where: str) -> None:
+        if self.cpus is not None and not (_number(self.cpus) and self.cpus > 0):
+            raise ConfigError(f"{where}.cpus must be a number > 0, got {self.cpus!r}")
+        if not (_number(self.gpus) and self.gpus >= 0):
+            raise ConfigError(f"{where}.gpus must be a number >= 0, got {self.gpus!r}")
+        if self.gpus > 1 and self.gpus != math.floor(self.gpus):
+            raise ConfigError(f"{where}.gpus: more than one GPU must be a whole number, got {self.gpus}")
+        for name in ("actors", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and (not _integer(value) or value < 1):
+                raise ConfigError(f"{where}.{name} must be an integer >= 1, got {value!r}")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where per-shard stages run: ``kind`` (an engine name), the Ray address, retries, resources."""
+
+    kind: str = "local"
+    address: str | None = None
+    retries: int = 2
+    resources: Mapping[str, Resources] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ENGINES:
+            raise ConfigError(f"unknown engine {self.kind!r}; available: {', '.join(ENGINES.names())}")
+        if self.address is not None and not isinstance(self.address, str):
+            raise ConfigError(f"engine.address must be a string, got {self.address!r}")
+        if not _integer(self.retries) or self.retries < 0:
+            raise ConfigError(f"engine.retries must be an integer >= 0, got {self.retries!r}")
+        for stage, resources in self.resources.items():
+            if stage not in STAGES:
+                raise ConfigError(
+                    f"engine.resources: unknown stage {stage!r}; available: {', '.join(sorted(STAGES))}"
+                )
+            resources.check(f"engine.resources.{stage}")
+            if resources.batch_size is not None and not STAGES[stage]:
+                raise ConfigError(
+                    f"engine.resources.{stage}.batch_size: the {stage} stage runs no model, so it has no "
+                    "forward-pass batch (a scorer's batch_size, as in neg_clip_loss, is a scorer parameter)"
+                )
+
+    def stage(self, name: str) -> Resources:
+        """The resources of stage ``name`` (defaults when the recipe does not mention it)."""
+        if name not in STAGES:
+            raise ConfigError(f"unknown stage {name!r}; available: {', '.join(sorted(STAGES))}")
+        return self.resources.get(name, Resources())
+
+    def with_options(self, **changes: Any) -> EngineConfig:
+        """A copy with top-level fields changed (``None`` leaves a field as it is)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "engine") -> EngineConfig:
+        if raw is None:
+            return cls()
+        if isinstance(raw, EngineConfig):
+            return raw
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where!r} must be a mapping, got {raw!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigError(f"unknown {where} keys {sorted(unknown)}; expected {sorted(known)}")
+        resources = raw.get("resources") or {}
+        if not isinstance(resources, dict):
+            raise ConfigError(f"{where}.resources must be a mapping of stage -> resources, got {resources!r}")
+        return cls(
+            kind=str(raw.get("kind", "local")),
+            address=raw.get("address"),
+            retries=raw.get("retries", 2),
+            resources={str(k): _resources(v, f"{where}.resources.{k}") for k, v in resources.items()},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "address": self.address,
+            "retries": self.retries,
+            "resources": {k: dataclasses.asdict(v) for k, v in sorted(self.resources.items())},
+        }
+
+
+def _resources(raw: Any, where: str) -> Resources:
+    if isinstance(raw, Resources):
+        return raw
+    if raw is None:
+        return Resources()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping (cpus, gpus, actors, batch_size), got {raw!r}")
+    known = {f.name for f in dataclasses.fields(Resources)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"unknown {where} keys {sorted(unknown)}; expected {sorted(known)}")
+    return Resources(**raw)
+
+
+def make_engine(config: EngineConfig, stage: str, *, workers: int = 1, cpus: float = 1.0) -> Engine:
+    """The engine that runs ``stage``'s shards.
+
+    ``workers``: parallel processes of the local engine (the stage's own ``workers`` option);
+    ``cpus``: CPU cores one worker of this stage needs when ``engine.resources.<stage>.cpus`` is unset.
+    """
+    resources = config.stage(stage)
+    if resources.cpus is None:
+        resources = dataclasses.replace(resources, cpus=cpus)
+    return ENGINES.get(config.kind).from_config(config, resources, workers=workers)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
