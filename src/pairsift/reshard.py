@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from pairsift.engines import LocalEngine, ShardFailure
+from pairsift.engines import EngineConfig, ShardFailure, make_engine
 from pairsift.io.fs import InputError, atomic_write, display, resolve, sweep_temporaries
 from pairsift.io.subsets import SUBSET_DTYPE, SubsetIndex, from_keys, read_subset, to_hex, write_subset
 from pairsift.io.tars import Sample, TarSink, output_tars, read_samples
@@ -327,9 +327,18 @@ def _check_distinct(inputs: dict[str, str], output: Path) -> None:
 
 
 def reshard(
-    input: str, subset: str, output: str, *, shard_size: int = 10000, workers: int = 1
+    input: str,
+    subset: str,
+    output: str,
+    *,
+    shard_size: int = 10000,
+    workers: int = 1,
+    engine: EngineConfig | None = None,
 ) -> ReshardSummary:
     """Write the samples of ``subset`` found in the tars of ``input`` into new tars under ``output``.
+
+    ``engine`` says where the input tars are resharded (stage ``reshard``; default: the local engine
+    with ``workers`` processes).
 
     Reruns resume: shards with a stats file are skipped and left untouched. Failed shards are
     reported in the summary (the others are written); rerun to retry them.
@@ -352,7 +361,7 @@ def reshard(
     )
     summary = ReshardSummary(str(out), len(inputs), resharded=len(todo), skipped=len(inputs) - len(todo))
     task = ReshardTask(inputs=inputs, subset=subset, output=output, shard_size=shard_size)
-    outcomes = LocalEngine(workers).map(task, todo)
+    outcomes = make_engine(engine or EngineConfig(), "reshard", workers=workers).map(task, todo)
     for i, outcome in enumerate(track(outcomes, "resharding", total=len(todo)), 1):
         if outcome.failure is not None:
             logger.error("[%d/%d] %s failed: %s", i, len(todo), outcome.shard, outcome.failure.error)

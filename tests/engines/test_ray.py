@@ -20,8 +20,9 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip ins
 from pairsift.cli import main  # noqa: E402
 from pairsift.config import ConfigError  # noqa: E402
 from pairsift.engines import RayEngine  # noqa: E402
+from pairsift.io.subsets import from_hex, write_subset  # noqa: E402
 from pairsift.synth import SynthConfig, write_pool, write_targets  # noqa: E402
-from tests.embed_data import mixed_tar  # noqa: E402
+from tests.embed_data import mixed_tar, sample, write_tar  # noqa: E402
 from tests.engines.ray_tasks import CountingTask, DyingTask  # noqa: E402
 from tests.models.tiny import write_local_dir  # noqa: E402
 
@@ -130,6 +131,21 @@ def test_embed_writes_the_same_bytes_as_the_local_engine(tmp_path) -> None:
     local, remote = files(tmp_path / "local", "shard-*"), files(tmp_path / "ray", "shard-*")
     assert len(local) == 6
     assert remote == local
+
+
+def test_reshard_writes_the_same_bytes_as_the_local_engine(tmp_path) -> None:
+    uids = [f"{i:032x}" for i in range(1, 19)]
+    for t in range(3):
+        mixed = [(f"{t}{i:03d}", sample(i, f"caption {i}", uid=uids[6 * t + i])) for i in range(6)]
+        write_tar(tmp_path / "tars" / f"{t:05d}.tar", mixed)
+    write_subset(tmp_path / "subset.npy", from_hex(uids[::2] + uids[:3]))  # every other one, some twice
+    common = ["-q", "reshard", "--input", str(tmp_path / "tars"), "--subset", str(tmp_path / "subset.npy")]
+    assert main([*common, "-o", str(tmp_path / "local"), "--shard-size", "2"]) == 0
+    assert main([*common, "-o", str(tmp_path / "ray"), "--shard-size", "2", "--engine", "ray"]) == 0
+    for pattern in ("*.tar", "stats/*"):
+        local = files(tmp_path / "local", pattern)
+        assert len(local) > 3
+        assert files(tmp_path / "ray", pattern) == local
 
 
 def test_a_failing_shard_is_retried_then_reported_and_the_others_go_on(tmp_path) -> None:

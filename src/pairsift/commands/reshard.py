@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from pairsift.commands.engine_options import add_engine_arguments, engine_config
 from pairsift.reshard import ReshardSummary, reshard
 
 
@@ -24,11 +25,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--shard-size", type=int, default=10000, help="samples per output tar (default 10000)")
     p.add_argument("--workers", type=int, default=1, help="worker processes, one input tar each (default 1)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_engine_arguments(p)
     p.set_defaults(func=cmd_reshard)
 
 
 def cmd_reshard(args: argparse.Namespace) -> int:
-    summary = reshard(args.input, args.subset, args.output, shard_size=args.shard_size, workers=args.workers)
+    summary = reshard(
+        args.input,
+        args.subset,
+        args.output,
+        shard_size=args.shard_size,
+        workers=args.workers,
+        engine=engine_config(args, "reshard"),
+    )
     print(json.dumps(summary.to_dict(), indent=2) if args.json else format_summary(summary))
     return 0 if summary.ok else 1
 

@@ -9,6 +9,7 @@ from typing import Any
 from pairsift import recipes
 from pairsift.commands.engine_options import add_engine_arguments, engine_overrides
 from pairsift.config import ConfigError, ScoreConfig, apply_overrides
+from pairsift.engines import EngineConfig
 from pairsift.select.selection import SelectConfig, select
 
 
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     print(format_funnel(select(config.output, selection)))
     if reshard_raw:
-        return _reshard(reshard_raw, selection.output)
+        return _reshard(reshard_raw, selection.output, config.engine)
     return 0
 
 
@@ -82,7 +83,7 @@ def _default_subset(config: ScoreConfig) -> str:
     return str(Path(config.output) / "subset.npy")
 
 
-def _reshard(raw: dict[str, Any], subset: str) -> int:
+def _reshard(raw: dict[str, Any], subset: str, engine: EngineConfig) -> int:
     from pairsift.commands.reshard import format_summary
     from pairsift.reshard import reshard
 
@@ -95,6 +96,7 @@ def _reshard(raw: dict[str, Any], subset: str) -> int:
         str(raw["output"]),
         shard_size=int(raw.get("shard_size", 10000)),
         workers=int(raw.get("workers", 1)),
+        engine=engine,
     )
     print(format_summary(summary))
     return 0 if summary.ok else 1
