@@ -85,6 +85,7 @@ class SourceConfig:
     uid_column: str = "uid"
     image_column: str = "image_embedding"
     text_column: str = "text_embedding"
+    alt_text_column: str = "text"  #: the caption string (SIEVE reads it), in both source kinds
 
     def __post_init__(self) -> None:
         _check_types(self, "source")

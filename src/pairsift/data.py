@@ -15,11 +15,22 @@ NAN_IMAGE = "nan_image"
 ZERO_NORM_IMAGE = "zero_norm_image"
 NAN_TEXT = "nan_text"
 ZERO_NORM_TEXT = "zero_norm_text"
-STATUSES = (OK, MALFORMED_UID, DUPLICATE_UID, NAN_IMAGE, ZERO_NORM_IMAGE, NAN_TEXT, ZERO_NORM_TEXT)
+MISSING_ALT_TEXT = "missing_alt_text"
+STATUSES = (
+    OK,
+    MALFORMED_UID,
+    DUPLICATE_UID,
+    NAN_IMAGE,
+    ZERO_NORM_IMAGE,
+    NAN_TEXT,
+    ZERO_NORM_TEXT,
+    MISSING_ALT_TEXT,
+)
 
-#: Embedding modalities a scorer can require.
+#: What a scorer can require: the two embeddings, and the alt-text itself (a string column).
 IMAGE = "image"
 TEXT = "text"
+ALT_TEXT = "alt_text"
 
 UID_COLUMN = "uid"
 STATUS_COLUMN = "status"
@@ -146,7 +157,7 @@ def select_rows(array: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 @dataclass
 class EmbeddingBatch:
-    """One shard's rows as columns: uids, unit-norm float32 embeddings, and validity masks."""
+    """One shard's rows as columns: uids, unit-norm float32 embeddings, alt-texts, and validity masks."""
 
     shard: str
     uids: np.ndarray
@@ -157,6 +168,8 @@ class EmbeddingBatch:
     image_ok: np.ndarray | None = None
     text_ok: np.ndarray | None = None
     status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    alt_text: np.ndarray | None = None  #: object array of str (None where missing)
+    alt_text_ok: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.uids)
@@ -168,8 +181,9 @@ class EmbeddingBatch:
         uids: np.ndarray,
         image: np.ndarray | None = None,
         text: np.ndarray | None = None,
+        alt_text: np.ndarray | None = None,
     ) -> EmbeddingBatch:
-        """Validate uids, renormalise embeddings and derive per-row status."""
+        """Validate uids, renormalise embeddings, check alt-texts and derive per-row status."""
         uids = np.asarray(uids, dtype=object)
         keys, well_formed = parse_uids(uids)
         dup = duplicate_mask(keys, well_formed)
@@ -186,6 +200,11 @@ class EmbeddingBatch:
             masks[modality] = finite & nonzero
             masks[modality + "_arr"] = normed
             checks += [(~finite, nan_status), (finite & ~nonzero, zero_status)]
+        alt_ok = None
+        if alt_text is not None:
+            alt_text = np.asarray(alt_text, dtype=object)
+            alt_ok = np.fromiter((isinstance(t, str) for t in alt_text), dtype=bool, count=len(alt_text))
+            checks.append((~alt_ok, MISSING_ALT_TEXT))
         for bad, code in reversed(checks):  # the first problem listed wins
             status[bad] = code
         return cls(
@@ -198,12 +217,14 @@ class EmbeddingBatch:
             image_ok=masks.get(IMAGE),
             text_ok=masks.get(TEXT),
             status=status,
+            alt_text=alt_text,
+            alt_text_ok=alt_ok,
         )
 
     def valid(self, requires: frozenset[str]) -> np.ndarray:
         """Rows usable by a scorer that needs the given modalities."""
         ok = self.uid_ok.copy()
-        for modality, mask in ((IMAGE, self.image_ok), (TEXT, self.text_ok)):
+        for modality, mask in ((IMAGE, self.image_ok), (TEXT, self.text_ok), (ALT_TEXT, self.alt_text_ok)):
             if modality in requires:
                 if mask is None:
                     raise ValueError(f"shard {self.shard!r}: no {modality} embeddings were loaded")
@@ -226,4 +247,6 @@ class EmbeddingBatch:
             image_ok=pick(self.image_ok),
             text_ok=pick(self.text_ok),
             status=self.status[rows],
+            alt_text=pick(self.alt_text),
+            alt_text_ok=pick(self.alt_text_ok),
         )

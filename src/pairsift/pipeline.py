@@ -58,7 +58,9 @@ class ScoreShardTask:
         batch = self.source_.read(shard, requires)
         if len(batch) == 0:
             logger.warning("shard %s is empty; writing an empty score table", shard)
-        scores = {s.column: s.score(batch, self.compute_, seed=self.config.seed) for s in self.scorers_}
+        scores: dict[str, np.ndarray] = {}
+        for scorer in self.scorers_:
+            scores.update(scorer.score_columns(batch, self.compute_, seed=self.config.seed))
         path = self.run_.staged(shard) if self.staged else self.run_.table(shard)
         write_score_table(path, score_table(batch.uids, batch.status, scores))
         counts = Counter(batch.status.tolist())
@@ -68,7 +70,7 @@ class ScoreShardTask:
 def build_scorers(config: ScoreConfig) -> list[Scorer]:
     """Instantiate the configured scorers; two writing the same column is an error."""
     scorers = [build_scorer(spec.kind, spec.params) for spec in config.scorers]
-    names = [s.column for s in scorers]
+    names = [c for s in scorers for c in s.output_columns()]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"several scorers would write the column(s) {dupes}; give them distinct name=")
@@ -157,8 +159,9 @@ def finish_pool_stage(
     for shard in missing:
         staged = read_score_table(run.staged(shard))
         columns = {
-            s.column: pooled[s.column][shard] if s.column in pooled else staged.column(s.column).to_numpy()
+            c: pooled[c][shard] if c in pooled else staged.column(c).to_numpy(zero_copy_only=False)
             for s in scorers
+            for c in s.output_columns()
         }
         uids = staged.column(UID_COLUMN).to_numpy(zero_copy_only=False)
         status = staged.column(STATUS_COLUMN).to_numpy(zero_copy_only=False)
@@ -167,7 +170,7 @@ def finish_pool_stage(
 
 
 def summarize(summary: RunSummary, run: RunDir, shards: list[str], columns: list[str]) -> None:
-    """Fill row, status and per-column figures from the score tables on disk."""
+    """Fill row, status and per-column figures (of the score columns) from the score tables on disk."""
     statuses: Counter[str] = Counter()
     stats = {c: {"count": 0.0, "sum": 0.0, "min": math.inf, "max": -math.inf} for c in columns}
     for shard in shards:

@@ -1,4 +1,5 @@
-"""Score tables: ``RUN_DIR/scores/<shard>.parquet`` with ``uid``, ``status`` and float32 score columns."""
+"""Score tables: ``RUN_DIR/scores/<shard>.parquet`` with ``uid``, ``status`` and float32 score columns
+(and string columns for scorers that also write text, such as SIEVE's best caption)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ def score_table(uids: np.ndarray, status: np.ndarray, scores: Mapping[str, np.nd
         STATUS_COLUMN: pa.array(np.asarray(status, dtype=object), pa.string()),
     }
     for name, values in scores.items():
-        columns[name] = pa.array(np.asarray(values, dtype=np.float32), pa.float32())
+        if np.asarray(values).dtype == object:
+            columns[name] = pa.array(values, pa.string())
+        else:
+            columns[name] = pa.array(np.asarray(values, dtype=np.float32), pa.float32())
     return pa.table(columns)
 
 

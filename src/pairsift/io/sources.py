@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from pairsift.config import SourceConfig
-from pairsift.data import IMAGE, TEXT, EmbeddingBatch, image_key, text_key
+from pairsift.data import ALT_TEXT, IMAGE, TEXT, EmbeddingBatch, image_key, text_key
 from pairsift.io.arrays import check_matrix, list_column_to_matrix, widen_empty
 from pairsift.io.fs import InputError, display, join, open_input, resolve
 from pairsift.registry import Registry
@@ -48,9 +48,14 @@ class Source(PoolReader):
     def describe(self) -> dict[str, Any]:
         """What run.json records about the source."""
 
-    def _read_uids(self, path: str) -> np.ndarray:
-        table = self._read_parquet(path, [self.config.uid_column])
-        return np.asarray(table.column(0).to_numpy(zero_copy_only=False), dtype=object)
+    def _read_uids(self, path: str, requires: frozenset[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The uid column, and the alt-text column when ``requires`` asks for it."""
+        c = self.config
+        columns = [c.uid_column] + ([c.alt_text_column] if ALT_TEXT in requires else [])
+        table = self._read_parquet(path, columns)
+        uids = np.asarray(table.column(0).to_numpy(zero_copy_only=False), dtype=object)
+        alt = table.column(1).to_pylist() if ALT_TEXT in requires else None
+        return uids, None if alt is None else np.asarray(alt, dtype=object)
 
     def _read_parquet(self, path: str, columns: list[str]) -> Any:
         with open_input(self.fs, path) as fh:
@@ -100,11 +105,12 @@ class DataCompSource(Source):
 
     def read(self, shard: str, requires: frozenset[str]) -> EmbeddingBatch:
         stem = self._stems[shard]
-        uids = self._read_uids(stem + ".parquet")
+        uids, alt_text = self._read_uids(stem + ".parquet", requires)
         wanted = {IMAGE: image_key(self.family), TEXT: text_key(self.family)}
-        arrays = self._read_npz(stem + ".npz", [wanted[m] for m in (IMAGE, TEXT) if m in requires], len(uids))
+        keys = [wanted[m] for m in (IMAGE, TEXT) if m in requires]
+        arrays = self._read_npz(stem + ".npz", keys, len(uids)) if keys else {}
         return EmbeddingBatch.build(
-            shard, uids, image=arrays.get(wanted[IMAGE]), text=arrays.get(wanted[TEXT])
+            shard, uids, image=arrays.get(wanted[IMAGE]), text=arrays.get(wanted[TEXT]), alt_text=alt_text
         )
 
     def _read_npz(self, path: str, keys: list[str], rows: int) -> dict[str, np.ndarray]:
@@ -158,6 +164,7 @@ class ParquetSource(Source):
             "uid_column": c.uid_column,
             "image_column": c.image_column,
             "text_column": c.text_column,
+            "alt_text_column": c.alt_text_column,
         }
 
     def read(self, shard: str, requires: frozenset[str]) -> EmbeddingBatch:
@@ -165,6 +172,8 @@ class ParquetSource(Source):
         c = self.config
         wanted = {IMAGE: c.image_column, TEXT: c.text_column}
         columns = [c.uid_column] + [wanted[m] for m in (IMAGE, TEXT) if m in requires]
+        if ALT_TEXT in requires:
+            columns.append(c.alt_text_column)
         table = self._read_parquet(path, columns)
         where = display(self.fs, path)
         mats: dict[str, np.ndarray] = {}
@@ -183,7 +192,12 @@ class ParquetSource(Source):
                 f"{mats[IMAGE].shape[1]} vs {mats[TEXT].shape[1]}"
             )
         uids = np.asarray(table.column(c.uid_column).to_numpy(zero_copy_only=False), dtype=object)
-        return EmbeddingBatch.build(shard, uids, image=mats.get(IMAGE), text=mats.get(TEXT))
+        alt = (
+            np.asarray(table.column(c.alt_text_column).to_pylist(), dtype=object)
+            if ALT_TEXT in requires
+            else None
+        )
+        return EmbeddingBatch.build(shard, uids, image=mats.get(IMAGE), text=mats.get(TEXT), alt_text=alt)
 
 
 def open_source(url: str, family: str, config: SourceConfig | None = None) -> Source:

@@ -1,6 +1,6 @@
 """Scorers, one file each, registered by name in :data:`SCORERS`."""
 
-from pairsift.scorers import clip_score, neg_clip_loss, norm_sim, norm_sim_d
+from pairsift.scorers import clip_score, neg_clip_loss, norm_sim, norm_sim_d, sieve
 from pairsift.scorers.base import SCORERS, PoolScorer, Scorer, build_scorer, register
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "norm_sim",
     "norm_sim_d",
     "register",
+    "sieve",
 ]

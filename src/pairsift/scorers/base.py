@@ -2,7 +2,8 @@
 
 A scorer is built from keyword parameters (stored, not acted on), prepares heavy state in
 :meth:`Scorer.setup` where the work runs, and maps one shard's :class:`EmbeddingBatch` to a
-float32 array with NaN on the rows it cannot score.
+float32 array with NaN on the rows it cannot score. A scorer may also write extra columns beside its
+score (:meth:`Scorer.output_columns`, :meth:`Scorer.score_columns`), e.g. SIEVE's mean and best caption.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ class Scorer(ABC):
 
     def default_column(self) -> str:
         return self.kind
+
+    def output_columns(self) -> tuple[str, ...]:
+        """Every column this scorer writes: its score column first, then any extra ones."""
+        return (self.column,)
+
+    def score_columns(
+        self, batch: EmbeddingBatch, compute: Compute, *, seed: int = 0
+    ) -> dict[str, np.ndarray]:
+        """Every output column for ``batch``: float32 arrays, or object arrays of str for text columns."""
+        return {self.column: self.score(batch, compute, seed=seed)}
 
     def params(self) -> dict[str, Any]:
         """Constructor parameters, as recorded in ``run.json``."""

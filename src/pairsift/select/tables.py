@@ -42,9 +42,21 @@ class ScoreTables:
 
     @cached_property
     def columns(self) -> list[str]:
-        """Score columns (every column but uid and status), from the first table's schema."""
-        names = pq.read_schema(next(iter(self.paths.values()))).names
-        return [n for n in names if n not in (UID_COLUMN, STATUS_COLUMN)]
+        """Score columns (the numeric columns but uid and status), from the first table's schema."""
+        schema = pq.read_schema(next(iter(self.paths.values())))
+        return [
+            f.name
+            for f in schema
+            if f.name not in (UID_COLUMN, STATUS_COLUMN) and pa.types.is_floating(f.type)
+        ]
+
+    @cached_property
+    def text_columns(self) -> list[str]:
+        """String columns beside the scores (e.g. SIEVE's best caption): shown, never selected on."""
+        schema = pq.read_schema(next(iter(self.paths.values())))
+        return [
+            f.name for f in schema if f.name not in (UID_COLUMN, STATUS_COLUMN) and pa.types.is_string(f.type)
+        ]
 
     def higher_is_better(self) -> dict[str, bool]:
         """From run.json when present (every column defaults to higher-is-better)."""
@@ -54,6 +66,10 @@ class ScoreTables:
         return {s["column"]: bool(s.get("higher_is_better", True)) for s in scorers}
 
     def check_column(self, name: str, extra: tuple[str, ...] = ()) -> None:
+        if name in self.text_columns:
+            raise InputError(
+                f"column {name!r} holds text, not scores; score columns: {', '.join(self.columns)}"
+            )
         if name not in self.columns and name not in extra:
             available = ", ".join([*self.columns, *extra])
             raise InputError(f"unknown score column {name!r}; available: {available}")
