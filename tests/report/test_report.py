@@ -15,7 +15,7 @@ import pytest
 from pairsift.cli import main
 from pairsift.data import parse_uids
 from pairsift.io.score_tables import score_table, write_score_table
-from pairsift.io.subsets import SubsetIndex, read_subset
+from pairsift.io.subsets import SubsetIndex, from_keys, read_subset
 from pairsift.report import ReportConfig, build_report
 from pairsift.report.build import find_images, find_labels
 from pairsift.report.galleries import score_galleries, status_gallery, subset_galleries
@@ -23,7 +23,7 @@ from pairsift.report.gather import gather
 from pairsift.report.labels import LabelIndex
 from pairsift.report.run_info import read_run_info
 from pairsift.report.sampling import KBest
-from pairsift.report.selections import load_selections
+from pairsift.report.selections import Membership, load_selections
 from tests.pools import hex_uids
 from tests.report.conftest import (
     HOSTILE_CAPTION,
@@ -124,6 +124,16 @@ def test_kbest_is_the_exact_top_k_across_shards_with_ties_by_position():
     expected = sorted(flat)[:12]
     assert list(zip(-best.keys, best.shards, best.rows, strict=True)) == expected
     np.testing.assert_array_equal(best.payload["double"], 2 * best.keys)
+
+
+def test_membership_matches_the_subset_index_also_for_shared_high_words():
+    rng = np.random.default_rng(1)
+    keys = rng.integers(0, 40, size=(3000, 2)).astype(np.uint64)  # many uids share their high 64 bits
+    subset = from_keys(keys[:1000])
+    subset = subset[np.lexsort((subset["f1"], subset["f0"]))]
+    expected = SubsetIndex(subset).contains_keys(keys)
+    assert 0 < expected.sum() < len(keys)
+    np.testing.assert_array_equal(Membership(subset).contains_keys(keys), expected)
 
 
 def test_tiny_world_report_finds_images_and_labels_and_is_deterministic(tiny_run, tmp_path):

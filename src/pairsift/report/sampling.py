@@ -26,9 +26,12 @@ class KBest:
         return len(self.keys)
 
     def add(self, shard: int, keys: np.ndarray, payload: dict[str, np.ndarray] | None = None) -> None:
-        """Offer the rows of one shard; rows whose key is NaN or -inf are never kept."""
+        """Offer the rows of one shard (shards in increasing order); NaN and -inf keys are never kept."""
         keys = np.asarray(keys, dtype=np.float64)
-        rows = np.flatnonzero(np.isfinite(keys) | (keys == np.inf))
+        candidate = np.isfinite(keys) | (keys == np.inf)
+        if len(self.keys) == self.k and self.k:  # full: a later shard must beat the smallest key kept
+            candidate &= keys > self.keys[-1]
+        rows = np.flatnonzero(candidate)
         if len(rows) > self.k:
             rows = self._best(keys, rows)
         if not len(rows):

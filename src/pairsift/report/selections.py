@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pairsift.io.fs import InputError
 from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.select.rules import parse_rule
@@ -39,13 +41,46 @@ class Threshold:
     value: float
 
 
+class Membership:
+    """Which of many uid keys a sorted subset lists, shard after shard.
+
+    The queries are sorted and searched on the uid's high 64 bits as plain integers (an order of
+    magnitude faster than searching 16-byte strings), then checked on the low 64 bits. Runs of
+    subset uids sharing their high bits (rare for random uids) are resolved by :class:`SubsetIndex`.
+    """
+
+    def __init__(self, subset: np.ndarray) -> None:
+        self.subset = subset
+        self.hi = np.ascontiguousarray(subset["f0"])
+        self.lo = np.ascontiguousarray(subset["f1"])
+        self._index: SubsetIndex | None = None
+
+    def contains_keys(self, keys: np.ndarray) -> np.ndarray:
+        """Membership of ``(n, 2)`` uint64 ``(hi, lo)`` keys."""
+        order = np.argsort(keys[:, 0], kind="stable")
+        hi, lo = keys[order, 0], keys[order, 1]
+        left = np.searchsorted(self.hi, hi, "left")
+        run = np.searchsorted(self.hi, hi, "right") - left
+        found = np.zeros(len(keys), dtype=bool)
+        single = run == 1
+        found[single] = self.lo[left[single]] == lo[single]
+        several = np.flatnonzero(run > 1)
+        if len(several):
+            if self._index is None:
+                self._index = SubsetIndex(self.subset)
+            found[several] = self._index.contains_keys(np.stack([hi[several], lo[several]], axis=1))
+        out = np.empty(len(keys), dtype=bool)
+        out[order] = found
+        return out
+
+
 @dataclass
 class Selection:
     """One subset file: its name, its uids (for membership) and, when recorded, its funnel."""
 
     name: str
     path: Path
-    index: SubsetIndex
+    index: Membership
     rows: int
     funnel: list[FunnelStep] = field(default_factory=list)
     thresholds: dict[str, list[Threshold]] = field(default_factory=dict)
@@ -61,7 +96,7 @@ def load_selection(path: str | Path) -> Selection:
     """Read a subset file and, if present, its ``<file>.json`` record."""
     path = Path(path)
     subset = read_subset(path)
-    selection = Selection(path.stem, path, SubsetIndex(subset), len(subset))
+    selection = Selection(path.stem, path, Membership(subset), len(subset))
     record_path = Path(str(path) + ".json")
     if record_path.is_file():
         _apply_record(selection, _read_record(record_path), record_path)
