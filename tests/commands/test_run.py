@@ -26,9 +26,10 @@ def test_builtin_recipes_are_listed_with_their_source(capsys):
         "negcliploss-normsim-inf",
         "normsim-d",
         "dfn-negcliploss-normsim",
+        "sieve-clipscore",
     ):
         assert name in out and name in recipes.builtin_names()
-    assert "Wang et al." in out and "Gadre et al." in out
+    assert "Wang et al." in out and "Gadre et al." in out and "Mahmoud et al." in out
 
 
 def test_paper_recipe_scores_and_selects(world, tmp_path):

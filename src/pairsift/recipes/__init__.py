@@ -2,8 +2,9 @@
 
 A recipe is a score recipe (see ``pairsift score --config``) plus ``select`` (rules as in
 ``pairsift select``) and optionally ``reshard`` ({input, output, shard_size}); ``about`` says where it
-comes from; ``vars`` lists its variables (``null``: required). ``${pool}`` and ``${output}`` are
-always available (``--pool``, ``-o``).
+comes from; ``vars`` lists its variables with their defaults (``null``: required; a default may itself use
+``${pool}``, ``${output}`` or a given variable). ``${pool}`` and ``${output}`` are always available
+(``--pool``, ``-o``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def load(name_or_path: str) -> dict[str, Any]:
 def substitute(raw: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
     """Replace ``${name}`` in every string; a required variable without a value is an error."""
     declared = dict(raw.get("vars") or {})
-    merged = {**{k: v for k, v in declared.items() if v is not None}, **values}
+    defaults = {k: v for k, v in declared.items() if v is not None and k not in values}
+    # a default may name ``${pool}``, ``${output}`` or a given variable, e.g. ``captions: ${output}/captions``
+    defaults = {k: _VAR.sub(lambda m: _lookup(m.group(1), values), str(v)) for k, v in defaults.items()}
+    merged = {**defaults, **values}
     missing = sorted(k for k, v in declared.items() if v is None and k not in values)
     if missing:
         raise ConfigError(f"this recipe needs {', '.join(f'--var {m}=...' for m in missing)}")
