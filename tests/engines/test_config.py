@@ -48,7 +48,8 @@ def test_the_engine_section_of_a_recipe_is_typed_and_round_trips() -> None:
         ({"resources": {"score": {"cpus": 0}}}, r"engine.resources.score.cpus must be a number > 0"),
         ({"resources": {"embed": {"actors": 0}}}, r"engine.resources.embed.actors must be an integer >= 1"),
         ({"resources": {"embed": {"memory": 4}}}, r"unknown engine.resources.embed keys \['memory'\]"),
-        ({"resources": {"score": {"batch_size": 64}}}, "the score stage runs no model"),
+        ({"resources": {"score": {"batch_size": 64}}}, "score.batch_size is not a resource: scoring runs no"),
+        ({"resources": {"caption": {"batch_size": 8}}}, "captions are seeded per batch"),
         ("ray", "'engine' must be a mapping"),
     ],
 )

@@ -11,8 +11,10 @@ In a recipe::
         score: {cpus: 2, gpus: 0.25, actors: 16}
         embed: {cpus: 5, gpus: 1, batch_size: 512}
 
-Resources only say *where* shards run; they never change a result, so a run may be resumed with
-another engine or other resources.
+The engine, its address, retries, ``cpus``, ``gpus`` and ``actors`` only say *where* shards run; they
+never change a result, so a run may be resumed with another engine or other resources. ``batch_size``
+(embedding only) is the stage's own batch size option: like ``pairsift embed --batch-size``, it changes
+the embeddings' last bits.
 """
 
 from __future__ import annotations
@@ -26,8 +28,13 @@ from typing import Any
 from pairsift.engines.base import ENGINES, Engine
 from pairsift.errors import ConfigError
 
-#: The per-shard stages and whether each has a forward-pass batch size that ``batch_size`` may set.
-STAGES: dict[str, bool] = {"score": False, "embed": True, "caption": True, "reshard": False}
+#: The per-shard stages; for those where ``batch_size`` is no resource, why not.
+STAGES: dict[str, str | None] = {
+    "score": "scoring runs no model (a scorer's batch_size, as in neg_clip_loss, is a scorer parameter)",
+    "embed": None,
+    "caption": "captions are seeded per batch, so the batch size is the caption step's own batch_size option",
+    "reshard": "resharding runs no model",
+}
 
 
 @dataclass(frozen=True)
@@ -37,8 +44,7 @@ class Resources:
     ``cpus``: CPU cores per actor (default: the stage's own, 1 for scoring, decoding processes + 1 for
     embedding); ``gpus``: GPUs per actor, fractions below 1 share a GPU (``0.5``: two actors per GPU);
     ``actors``: how many actors (default: as many as the cluster's CPUs and GPUs fit, at most one per
-    shard); ``batch_size``: items per forward pass for stages that run a model (embed, caption),
-    overriding the stage's own option.
+    shard); ``batch_size``: images per forward pass of the embed stage, overriding its own option.
     """
 
     cpus: float | None = None
@@ -81,11 +87,9 @@ class EngineConfig:
                     f"engine.resources: unknown stage {stage!r}; available: {', '.join(sorted(STAGES))}"
                 )
             resources.check(f"engine.resources.{stage}")
-            if resources.batch_size is not None and not STAGES[stage]:
-                raise ConfigError(
-                    f"engine.resources.{stage}.batch_size: the {stage} stage runs no model, so it has no "
-                    "forward-pass batch (a scorer's batch_size, as in neg_clip_loss, is a scorer parameter)"
-                )
+            refused = STAGES[stage]
+            if resources.batch_size is not None and refused is not None:
+                raise ConfigError(f"engine.resources.{stage}.batch_size is not a resource: {refused}")
 
     def stage(self, name: str) -> Resources:
         """The resources of stage ``name`` (defaults when the recipe does not mention it)."""
