@@ -17,7 +17,7 @@ import io
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,28 +27,12 @@ from PIL import Image
 from transformers.models.blip.modeling_blip import BlipAttention
 
 from pairsift.captioner.model import MEAN, PROMPT, STD, VISION_CFG, build_model, build_processor
+from pairsift.captioner.recipe import CaptionerTrainConfig
 from pairsift.world import captions
 from pairsift.world.attributes import Scene, sample_scene
 from pairsift.world.render import render_scene
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CaptionerTrainConfig:
-    """How to train. The defaults made the shipped checkpoint."""
-
-    scenes: int = 20000
-    steps: int = 3000
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    warmup_steps: int = 150
-    jpeg_quality: int = 90
-    seed: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
