@@ -137,3 +137,32 @@ def test_unknown_architecture_is_named(tmp_path):
     (tmp_path / "m" / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(UnknownNameError, match="bert"):
         load_captioner(str(tmp_path / "m"), CPU)
+
+
+def test_vision_encoder_decoder_models_load_and_caption(tmp_path):
+    from transformers import (
+        BertConfig,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
+    )
+
+    from pairsift.captioner.model import build_processor
+
+    tokenizer = build_processor().tokenizer
+    tiny = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
+    encoder = ViTConfig(image_size=32, patch_size=8, **tiny)
+    decoder = BertConfig(vocab_size=len(tokenizer), is_decoder=True, add_cross_attention=True, **tiny)
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+    config.decoder_start_token_id = tokenizer.cls_token_id
+    config.pad_token_id = tokenizer.pad_token_id
+    config.eos_token_id = tokenizer.sep_token_id
+    torch.manual_seed(0)
+    VisionEncoderDecoderModel(config=config).save_pretrained(tmp_path / "ved")
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(tmp_path / "ved")
+    tokenizer.save_pretrained(tmp_path / "ved")
+    captioner = load_captioner(str(tmp_path / "ved"), CPU)
+    assert type(captioner).__name__ == "EncoderDecoderCaptioner"
+    captions = captioner.caption(pixels(captioner, 2), CaptionSettings(num_captions=3, max_length=8), seed=1)
+    assert len(captions) == 2 and all(len(c) == 3 for c in captions)
