@@ -127,7 +127,7 @@ class RayEngine(Engine):
                     continue
                 reported.add(outcome.shard)
                 yield outcome
-            error = lost[-1] if lost else "no live Ray actor was left to run it"
+            error = "; ".join(dict.fromkeys(lost)) or "no live Ray actor was left to run it"
             for shard in shards:
                 if shard not in reported:
                     yield Outcome(shard, failure=ShardFailure(shard, error))
