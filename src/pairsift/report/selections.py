@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from pairsift.io.fs import InputError
-from pairsift.io.subsets import SubsetIndex, read_subset
+from pairsift.io.subsets import SubsetIndex, from_keys, read_subset
 from pairsift.select.rules import parse_rule
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,7 @@ class Membership:
     """
 
     def __init__(self, subset: np.ndarray) -> None:
-        self.subset = subset
-        self.hi = np.ascontiguousarray(subset["f0"])
+        self.hi = np.ascontiguousarray(subset["f0"])  # 16 bytes per subset uid in all
         self.lo = np.ascontiguousarray(subset["f1"])
         self._index: SubsetIndex | None = None
 
@@ -67,7 +66,7 @@ class Membership:
         several = np.flatnonzero(run > 1)
         if len(several):
             if self._index is None:
-                self._index = SubsetIndex(self.subset)
+                self._index = SubsetIndex(from_keys(np.stack([self.hi, self.lo], axis=1)))
             found[several] = self._index.contains_keys(np.stack([hi[several], lo[several]], axis=1))
         out = np.empty(len(keys), dtype=bool)
         out[order] = found
@@ -95,7 +94,7 @@ class Selection:
 def load_selection(path: str | Path) -> Selection:
     """Read a subset file and, if present, its ``<file>.json`` record."""
     path = Path(path)
-    subset = read_subset(path)
+    subset = read_subset(path, mmap=True)
     selection = Selection(path.stem, path, Membership(subset), len(subset))
     record_path = Path(str(path) + ".json")
     if record_path.is_file():
