@@ -35,7 +35,7 @@ from pairsift.models.captioners import (
     batch_seed,
     load_captioner,
 )
-from pairsift.progress import track
+from pairsift.raw_stage import RawShardReport, gather, shards_to_do
 
 logger = logging.getLogger(__name__)
 
@@ -78,15 +78,6 @@ class CaptionConfig:
             "batch_size": self.batch_size,
             "precision": self.precision,
         }
-
-
-@dataclass
-class CaptionShardReport:
-    shard: str
-    rows: int
-    images: int
-    statuses: dict[str, int]
-    seconds: float
 
 
 def caption_shard(
@@ -153,12 +144,12 @@ class CaptionShardTask:
         self.captioner_ = load_captioner(c.model, Compute.resolve(c.device, c.precision))
         self.input_ = open_raw_input(c.input, c.input_format)
 
-    def __call__(self, shard: str) -> CaptionShardReport:
+    def __call__(self, shard: str) -> RawShardReport:
         start = time.perf_counter()
         table, images = caption_shard(self.input_, shard, self.captioner_, self.config)
         write_captions(Path(self.config.output) / f"{shard}.parquet", table)
         statuses = Counter(table.column("status").to_pylist())
-        return CaptionShardReport(shard, table.num_rows, images, dict(statuses), time.perf_counter() - start)
+        return RawShardReport(shard, table.num_rows, images, dict(statuses), time.perf_counter() - start)
 
 
 @dataclass
@@ -187,38 +178,13 @@ def caption(config: CaptionConfig) -> CaptionSummary:
     check_manifest(out, config)
     sweep_temporaries(out)
     shards = source.shards()
-    todo = [s for s in shards if not (out / f"{s}.parquet").exists()]
-    logger.info(
-        "captioning %s: %d shards, %d to do, %d cached",
-        config.input,
-        len(shards),
-        len(todo),
-        len(shards) - len(todo),
-    )
+    todo = shards_to_do(shards, out, "captioning", config.input)
     summary = CaptionSummary(str(out), len(shards), captioned=len(todo), skipped=len(shards) - len(todo))
     # an actor decodes in num_workers DataLoader processes while its main thread captions
     engine = make_engine(config.engine, "caption", workers=config.workers, cpus=config.num_workers + 1)
-    statuses: Counter[str] = Counter()
-    outcomes = engine.map(CaptionShardTask(config), todo)
-    for i, outcome in enumerate(track(outcomes, "captioning", total=len(todo)), 1):
-        if outcome.failure is not None:
-            logger.error("shard %s failed: %s", outcome.shard, outcome.failure.error)
-            summary.failures.append(outcome.failure)
-        elif (r := outcome.result) is not None:
-            summary.rows += r.rows
-            summary.images += r.images
-            statuses.update(r.statuses)
-            rate = r.images / r.seconds if r.seconds > 0 else float("inf")
-            logger.info(
-                "[%d/%d] %s: %d images in %.2fs (%.1f images/s)",
-                i,
-                len(todo),
-                r.shard,
-                r.images,
-                r.seconds,
-                rate,
-            )
-    summary.statuses = dict(sorted(statuses.items()))
+    gathered = gather(engine.map(CaptionShardTask(config), todo), "captioning", len(todo))
+    summary.rows, summary.images = gathered.rows, gathered.images
+    summary.statuses, summary.failures = gathered.statuses, gathered.failures
     summary.seconds = time.perf_counter() - start
     return summary
 

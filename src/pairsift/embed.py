@@ -30,6 +30,7 @@ from pairsift.io.images import Chunk, ShardBatches, chunk_loader
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.models import Encoder, load_encoder, parse_model_id
 from pairsift.progress import track
+from pairsift.raw_stage import RawShardReport, gather, shards_to_do
 
 logger = logging.getLogger(__name__)
 
@@ -71,15 +72,6 @@ class EmbedConfig:
         return self.family or parse_model_id(self.model).family
 
 
-@dataclass
-class EmbedShardReport:
-    shard: str
-    rows: int
-    images: int  #: images decoded and embedded
-    statuses: dict[str, int]
-    seconds: float
-
-
 class EmbedShardTask:
     """Embed one raw shard and write its parquet + npz. Picklable; the model loads in :meth:`setup`.
 
@@ -103,7 +95,7 @@ class EmbedShardTask:
         self.input_ = open_raw_input(c.input, c.input_format)
         self.dims_ = encoder.dims()
 
-    def __call__(self, shard: str) -> EmbedShardReport:
+    def __call__(self, shard: str) -> RawShardReport:
         start = time.perf_counter()
         c, encoder = self.config, self.encoder_
         assert encoder is not None, "setup() was not called"
@@ -129,7 +121,7 @@ class EmbedShardTask:
         atomic_write(out / f"{shard}.parquet", lambda fh: pq.write_table(_table(meta), fh))
         statuses = Counter(meta["status"])
         images_done = sum(len(chunk_rows) for chunk_rows in image_rows)
-        return EmbedShardReport(
+        return RawShardReport(
             shard, len(meta["uid"]), images_done, dict(statuses), time.perf_counter() - start
         )
 
@@ -210,31 +202,12 @@ def embed(config: EmbedConfig, *, encoder: Encoder | None = None) -> EmbedSummar
     _check_manifest(out, config)
     sweep_temporaries(out)
     shards = source.shards()
-    todo = [s for s in shards if not (out / f"{s}.parquet").exists()]
-    logger.info(
-        "embedding %s: %d shards, %d to do, %d already done",
-        config.input,
-        len(shards),
-        len(todo),
-        len(shards) - len(todo),
-    )
+    todo = shards_to_do(shards, out, "embedding", config.input)
     summary = EmbedSummary(str(out), len(shards), embedded=len(todo), skipped=len(shards) - len(todo))
     # an actor decodes in num_workers DataLoader processes while its main thread encodes: one core each
     engine = make_engine(config.engine, "embed", workers=config.workers, cpus=config.num_workers + 1)
-    statuses: Counter[str] = Counter()
-    outcomes = engine.map(EmbedShardTask(config, encoder=encoder), todo)
-    for i, outcome in enumerate(track(outcomes, "embedding", total=len(todo)), 1):
-        if outcome.failure is not None:
-            logger.error("shard %s failed: %s", outcome.shard, outcome.failure.error)
-            summary.failures.append(outcome.failure)
-        elif (r := outcome.result) is not None:
-            summary.rows += r.rows
-            statuses.update(r.statuses)
-            rate = r.images / r.seconds if r.seconds > 0 else float("inf")
-            logger.info(
-                "[%d/%d] %s: %d rows in %.2fs (%.1f images/s)", i, len(todo), r.shard, r.rows, r.seconds, rate
-            )
-    summary.statuses = dict(sorted(statuses.items()))
+    gathered = gather(engine.map(EmbedShardTask(config, encoder=encoder), todo), "embedding", len(todo))
+    summary.rows, summary.statuses, summary.failures = gathered.rows, gathered.statuses, gathered.failures
     summary.seconds = time.perf_counter() - start
     counts = ", ".join(f"{k}={v}" for k, v in summary.statuses.items()) or "nothing new"
     logger.info("embedded %d rows in %d shards (%.1fs): %s", summary.rows, len(todo), summary.seconds, counts)

@@ -7,8 +7,8 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from pairsift.commands.embed import add_image_input_arguments
 from pairsift.commands.engine_options import add_engine_arguments, engine_config
-from pairsift.io.raw import DEFAULT_MAX_PIXELS
 
 CAPTIONER_HELP = (
     "captioner: a BLIP or vision-encoder-decoder hub id, a save_pretrained directory, or "
@@ -55,24 +55,8 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--greedy", action="store_true", help="greedy decoding, one caption per image")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument(
-        "--input-format",
-        default="auto",
-        choices=["auto", "webdataset", "folder", "parquet"],
-        help="input layout (default: detect)",
-    )
     p.add_argument("--batch-size", type=int, default=64, help="images per generate call (default 64)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument(
-        "--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="fp16/bf16 on GPU only"
-    )
-    p.add_argument("--num-workers", type=int, default=2, help="decoding processes per shard (default 2)")
-    p.add_argument(
-        "--max-pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"refuse larger images (status image_too_large; default {DEFAULT_MAX_PIXELS})",
-    )
+    add_image_input_arguments(p)
     p.add_argument(
         "--workers", type=int, default=1, help="shards captioned in parallel processes (default 1)"
     )
@@ -105,6 +89,7 @@ def cmd_caption(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         num_workers=args.num_workers,
+        prefetch=args.prefetch,
         max_pixels=args.max_pixels,
         workers=args.workers,
         engine=engine_config(args, "caption"),

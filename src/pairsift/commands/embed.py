@@ -21,13 +21,18 @@ MODEL_HELP = (
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help=MODEL_HELP)
+    p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
+    add_image_input_arguments(p)
+
+
+def add_image_input_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of every command that decodes raw images on a device (embed, embed-targets, caption)."""
     p.add_argument(
         "--input-format",
         default="auto",
         choices=["auto", "webdataset", "folder", "parquet"],
         help="input layout (default: detect)",
     )
-    p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default 256)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument(
         "--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="fp16/bf16 on GPU only"
