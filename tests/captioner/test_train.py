@@ -58,7 +58,7 @@ def test_fast_attention_computes_the_same_loss(parts):
 
 
 def test_a_short_run_learns_and_saves_a_loadable_checkpoint(tmp_path):
-    config = CaptionerTrainConfig(scenes=64, steps=12, batch_size=16, warmup_steps=2, lr=3e-3)
+    config = CaptionerTrainConfig(scenes=32, steps=6, batch_size=8, warmup_steps=2, lr=3e-3)
     result = train_captioner(config)
     assert result.record["final_loss"] < 4.0 and result.record["parameters"] > 1_000_000
     assert type(result.model.vision_model.encoder.layers[0].self_attn) is BlipAttention

@@ -260,7 +260,12 @@ def test_parquet_source_configurable_column_names(tmp_path):
     assert list(batch.uids) == uids
     np.testing.assert_allclose(batch.image, image, atol=1e-6)
     np.testing.assert_allclose(batch.text, text, atol=1e-6)
-    assert source.describe() == {"kind": "parquet", "url": str(tmp_path), **columns}
+    assert source.describe() == {
+        "kind": "parquet",
+        "url": str(tmp_path),
+        **columns,
+        "alt_text_column": "text",
+    }
     # the default names are not there: the error names the file, what is missing and what exists
     with pytest.raises(InputError) as err:
         open_source(str(tmp_path), "l14", SourceConfig(kind="parquet")).read("s", BOTH)
@@ -371,3 +376,19 @@ def test_unknown_source_kind_lists_the_registered_ones(make_pool):
         open_source(str(pool), "l14", SourceConfig(kind="webdataset"))
     assert "unknown source 'webdataset'" in str(err.value)
     assert "datacomp" in str(err.value) and "parquet" in str(err.value)
+
+
+def test_alt_text_is_read_only_when_required(tmp_path):
+    from pairsift.data import ALT_TEXT
+
+    uids = hex_uids(4)
+    write_shard(tmp_path, "s", uids, family_arrays(unit_rows(4, 8), unit_rows(4, 8, seed=1)))
+    table = pq.read_table(tmp_path / "s.parquet")
+    texts = ["one", None, "three", ""]
+    pq.write_table(table.set_column(1, "text", pa.array(texts, pa.string())), tmp_path / "s.parquet")
+    source = open_source(str(tmp_path), "l14")
+    assert source.read("s", BOTH).alt_text is None
+    batch = source.read("s", frozenset({ALT_TEXT}))
+    assert list(batch.alt_text) == texts and batch.image is None
+    assert batch.status.tolist() == ["ok", "missing_alt_text", "ok", "ok"]
+    assert batch.valid(frozenset({ALT_TEXT})).tolist() == [True, False, True, True]
