@@ -131,6 +131,9 @@ def test_embed_writes_the_same_bytes_as_the_local_engine(tmp_path) -> None:
     local, remote = files(tmp_path / "local", "shard-*"), files(tmp_path / "ray", "shard-*")
     assert len(local) == 6
     assert remote == local
+    (tmp_path / "ray" / "shard-1.parquet").unlink()  # as if the Ray run had stopped before this marker
+    assert main([*common, "-o", str(tmp_path / "ray"), "--engine", "local"]) == 0
+    assert files(tmp_path / "ray", "shard-*") == local
 
 
 def test_reshard_writes_the_same_bytes_as_the_local_engine(tmp_path) -> None:
