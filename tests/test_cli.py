@@ -65,6 +65,7 @@ def test_run_json_records_the_run(scored):
             "uid_column": "uid",
             "image_column": "image_embedding",
             "text_column": "text_embedding",
+            "alt_text_column": "text",
         },
         "compute": {"device": "cpu", "precision": "fp32", "workers": 1},
         "seed": 0,
