@@ -74,7 +74,7 @@ def test_run_json_records_the_run(scored):
     assert manifest["seed"] == 0
     assert manifest["embedding_family"] == "l14"
     assert manifest["source"] == {"kind": "datacomp", "url": str(pool), "family": "l14"}
-    assert manifest["compute"] == {"device": "cpu", "precision": "fp32", "workers": 1}
+    assert manifest["compute"] == {"device": "cpu", "precision": "fp32", "workers": 1, "engine": "local"}
     scorers = {s["column"]: s for s in manifest["scorers"]}
     assert list(scorers) == ["clip_score", "neg_clip_loss"]
     assert scorers["neg_clip_loss"]["params"]["k"] == 2
