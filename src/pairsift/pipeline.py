@@ -212,7 +212,13 @@ def manifest(config: ScoreConfig, source: Source, scorers: list[Scorer], compute
         "embedding_family": config.embeddings,
         "source": source.describe(),
         "scorers": [
-            {"kind": s.kind, "column": s.column, "params": s.params(), "higher_is_better": s.higher_is_better}
+            {
+                "kind": s.kind,
+                "column": s.column,
+                "columns": list(s.output_columns()),
+                "params": s.params(),
+                "higher_is_better": s.higher_is_better,
+            }
             for s in scorers
         ],
         "seed": config.seed,

@@ -72,10 +72,13 @@ def _picks(picks: Any) -> list[tuple[int, int]]:
 
 def _scorers(data: ReportData) -> list[dict[str, str]]:
     recorded = {s.get("column"): s for s in data.info.manifest.get("scorers", [])}
+    extra = {c: s for s in recorded.values() for c in s.get("columns", [])[1:]}  # e.g. sieve_mean
     out = []
     for column in data.info.scores:
-        s = recorded.get(column, {})
-        params = {k: v for k, v in (s.get("params") or {}).items() if v is not None}
+        s = recorded.get(column) or extra.get(column, {})
+        params = (
+            {} if column in extra else {k: v for k, v in (s.get("params") or {}).items() if v is not None}
+        )
         out.append(
             {
                 "column": column,
