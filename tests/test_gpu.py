@@ -50,3 +50,17 @@ def test_half_precision_stays_close(precision):
     exact = NegClipLoss(batch_size=1024, k=2).score(batch, Compute.resolve("cuda"), seed=0)
     half = NegClipLoss(batch_size=1024, k=2).score(batch, Compute.resolve("cuda", precision), seed=0)
     assert np.abs(half - exact).max() < 0.05
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_captioning_on_the_gpu(tmp_path, precision):
+    from pairsift.caption_settings import CaptionSettings
+    from pairsift.models.captioners import load_captioner
+    from tests.models.tiny_blip import save_tiny_blip
+
+    captioner = load_captioner(str(save_tiny_blip(tmp_path / "blip")), Compute.resolve("cuda", precision))
+    assert next(captioner.model.parameters()).device.type == "cuda"
+    pixels = torch.randn(4, 3, 64, 64)
+    captions = captioner.caption(pixels, CaptionSettings(num_captions=3), seed=0)
+    assert len(captions) == 4 and all(len(c) == 3 for c in captions)
+    assert captioner.caption(pixels, CaptionSettings(num_captions=3), seed=0) == captions
