@@ -68,3 +68,15 @@ def test_a_short_run_learns_and_saves_a_loadable_checkpoint(tmp_path):
     state = result.model.state_dict()
     for name, value in loaded.model.state_dict().items():  # float16 on disk: equal to half precision
         torch.testing.assert_close(value, state[name].half().float())
+
+
+def test_train_and_save_writes_evaluates_and_installs(tmp_path, monkeypatch):
+    from pairsift.captioner import build
+
+    monkeypatch.setattr(build, "WEIGHTS_DIR", tmp_path / "installed")
+    config = CaptionerTrainConfig(scenes=16, steps=2, batch_size=8, warmup_steps=1)
+    result = build.train_and_save(tmp_path / "out", config, eval_scenes=4, install=True)
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"config.json", "model.safetensors", "training.json", "metrics.json", "tokenizer.json"} <= names
+    assert result.metrics["scenes"] == 4 and set(result.metrics["greedy"]) >= {"colour_accuracy", "exact"}
+    assert {p.name for p in (tmp_path / "installed").iterdir()} == names

@@ -36,6 +36,14 @@ def save_captioner(model: Any, processor: Any, directory: Path, record: dict[str
     (directory / TRAINING_NAME).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
+def evaluate_saved(directory: Path, scenes: int) -> dict[str, Any]:
+    """Evaluate the checkpoint as shipped (float16 weights loaded as float32), not the trained copy."""
+    from transformers import BlipForConditionalGeneration, BlipProcessor
+
+    model = BlipForConditionalGeneration.from_pretrained(directory, dtype=torch.float32).eval()
+    return evaluate_captioner(model, BlipProcessor.from_pretrained(directory), scenes=scenes)
+
+
 def train_and_save(
     out_dir: str | Path,
     config: CaptionerTrainConfig | None = None,
@@ -46,9 +54,9 @@ def train_and_save(
     """Train, evaluate on ``eval_scenes`` held-out scenes, write ``out_dir``; ``install`` copies it into
     the package (what ``pairsift:tiny-world-captioner`` loads)."""
     result = train_captioner(config)
-    metrics = evaluate_captioner(result.model, result.processor, scenes=eval_scenes)
     out = Path(out_dir)
     save_captioner(result.model, result.processor, out, result.record)
+    metrics = evaluate_saved(out, eval_scenes)
     (out / METRICS_NAME).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     if install:
         if WEIGHTS_DIR.exists():
