@@ -14,6 +14,13 @@ def test_demo_generates_embeds_scores_selects_and_reports(tmp_path, capsys):
         zip(header[1:], (float(x.rstrip("%")) for x in recipe.split()[-len(header) + 1 :]), strict=True)
     )
     assert shares["corrupt"] == 0.0  # undecodable images are never selected
+    for label in ("sieve top 30%", "sieve + clip_score (minmax) top 30%"):
+        row = next(line for line in table if line.startswith(label))
+        kept = dict(
+            zip(header[1:], (float(x.rstrip("%")) for x in row.split()[-len(header) + 1 :]), strict=True)
+        )
+        assert kept["corrupt"] == 0.0 and kept["boilerplate"] < kept["clean"]
+    assert "images captioned" in report and (out / "captions" / "captions.json").is_file()
     assert (out / "run" / "subsets" / "selection-2.npy").is_file()
     assert (out / "target.npy").is_file()
     assert f"report: {out / 'report.html'}" in report and (out / "report.html").stat().st_size > 10_000

@@ -121,20 +121,28 @@ class Sieve(Scorer):
         self, batch: EmbeddingBatch, valid: np.ndarray, seed: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         assert batch.alt_text is not None
-        cached = self._cached_captions(batch.shard, seed)
+        cached, listed = self._cached_captions(batch.shard, seed)
         alt_texts = batch.alt_text[valid]
         per_row = [cached.get(uid) for uid in batch.uids[valid]]
-        missing = sum(c is None for c in per_row)
-        if missing:
+        unlisted = sum(uid not in listed for uid in batch.uids[valid])
+        if unlisted:
             logger.warning(
-                "shard %s: %d rows have no usable cached captions; their SIEVE scores are NaN",
+                "shard %s: %d rows are not in the caption cache %s; their SIEVE scores are NaN",
                 batch.shard,
-                missing,
+                unlisted,
+                self.captions,
+            )
+        uncaptioned = sum(c is None for c in per_row) - unlisted
+        if uncaptioned:
+            logger.info(
+                "shard %s: %d images could not be captioned (see the cache's status)",
+                batch.shard,
+                uncaptioned,
             )
         return sieve_columns(alt_texts, per_row, self.mask_, self._encode)
 
-    def _cached_captions(self, shard: str, seed: int) -> dict[str, list[str]]:
-        """uid -> captions of the shard's rows that were captioned (``status == ok``)."""
+    def _cached_captions(self, shard: str, seed: int) -> tuple[dict[str, list[str]], set[str]]:
+        """uid -> captions of the shard's captioned rows (``status == ok``), and every uid in the cache."""
         from pairsift.caption import read_captions
 
         path = Path(self.captions) / f"{shard}.parquet"
@@ -144,7 +152,8 @@ class Sieve(Scorer):
         uids = table.column("uid").to_pylist()
         status = table.column("status").to_pylist()
         texts = table.column("captions").to_pylist()
-        return {u: list(t) for u, s, t in zip(uids, status, texts, strict=True) if s == "ok" and t}
+        captioned = {u: list(t) for u, s, t in zip(uids, status, texts, strict=True) if s == "ok" and t}
+        return captioned, set(uids)
 
     def _caption_shard(self, shard: str, seed: int, path: Path) -> None:
         from pairsift.caption import CaptionConfig, caption_shard, check_manifest, write_captions
