@@ -11,7 +11,7 @@ class CaptionerTrainConfig:
     """How to train. The defaults made the shipped checkpoint."""
 
     scenes: int = 20000
-    steps: int = 3000
+    steps: int = 2400
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.05
