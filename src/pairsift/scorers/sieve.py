@@ -183,8 +183,6 @@ class Sieve(Scorer):
                 f"{self.images}: no raw shard {shard!r} to caption (shards: {len(source.shards())})"
             )
         if self.captioner_ is None:
-            from pairsift.models.captioners import load_captioner
-
             self.captioner_ = load_captioner(self.captioner, self.compute_)
         logger.info("captioning shard %s with %s", shard, self.captioner)
         table, _ = caption_shard(source, shard, self.captioner_, config)
