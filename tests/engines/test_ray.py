@@ -136,6 +136,23 @@ def test_embed_writes_the_same_bytes_as_the_local_engine(tmp_path) -> None:
     assert files(tmp_path / "ray", "shard-*") == local
 
 
+def test_caption_writes_the_same_bytes_as_the_local_engine(tmp_path) -> None:
+    from tests.models.tiny_blip import save_tiny_blip
+
+    blip = save_tiny_blip(tmp_path / "blip")
+    for i in range(3):
+        mixed_tar(tmp_path / "tars" / f"shard-{i}.tar", offset=10 * i)
+    common = ["-q", "caption", str(tmp_path / "tars"), "--model", str(blip), "--num-captions", "2"]
+    common += ["--max-length", "8", "--batch-size", "2", "--num-workers", "0", "--device", "cpu"]
+    assert main([*common, "-o", str(tmp_path / "local")]) == 0
+    assert main([*common, "-o", str(tmp_path / "ray"), "--engine", "ray", "--actors", "1"]) == 0
+    local = files(tmp_path / "local", "shard-*")
+    assert len(local) == 3 and files(tmp_path / "ray", "shard-*") == local
+    (tmp_path / "ray" / "shard-2.parquet").unlink()  # as if the Ray run had stopped before this marker
+    assert main([*common, "-o", str(tmp_path / "ray")]) == 0
+    assert files(tmp_path / "ray", "shard-*") == local
+
+
 def test_reshard_writes_the_same_bytes_as_the_local_engine(tmp_path) -> None:
     uids = [f"{i:032x}" for i in range(1, 19)]
     for t in range(3):
