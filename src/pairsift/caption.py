@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 
 from pairsift.compute import Compute
 from pairsift.config import ConfigError
-from pairsift.engines import EngineConfig, ShardFailure, make_engine
-from pairsift.io.fs import atomic_write, sweep_temporaries
+from pairsift.engines import EngineConfig, ShardFailure
+from pairsift.io.fs import atomic_write
 from pairsift.io.images import ShardBatches, chunk_loader
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.models.captioners import (
@@ -35,7 +35,7 @@ from pairsift.models.captioners import (
     batch_seed,
     load_captioner,
 )
-from pairsift.raw_stage import RawShardReport, gather, shards_to_do
+from pairsift.raw_stage import RawShardReport, run_stage
 
 logger = logging.getLogger(__name__)
 
@@ -176,13 +176,19 @@ def caption(config: CaptionConfig) -> CaptionSummary:
     out = Path(config.output)
     out.mkdir(parents=True, exist_ok=True)
     check_manifest(out, config)
-    sweep_temporaries(out)
     shards = source.shards()
-    todo = shards_to_do(shards, out, "captioning", config.input)
+    todo, gathered = run_stage(
+        CaptionShardTask(config),
+        shards,
+        out,
+        config.engine,
+        stage="caption",
+        doing="captioning",
+        source=config.input,
+        workers=config.workers,
+        decoders=config.num_workers,
+    )
     summary = CaptionSummary(str(out), len(shards), captioned=len(todo), skipped=len(shards) - len(todo))
-    # an actor decodes in num_workers DataLoader processes while its main thread captions
-    engine = make_engine(config.engine, "caption", workers=config.workers, cpus=config.num_workers + 1)
-    gathered = gather(engine.map(CaptionShardTask(config), todo), "captioning", len(todo))
     summary.rows, summary.images = gathered.rows, gathered.images
     summary.statuses, summary.failures = gathered.statuses, gathered.failures
     summary.seconds = time.perf_counter() - start

@@ -24,13 +24,13 @@ import pyarrow.parquet as pq
 from pairsift.compute import Compute
 from pairsift.config import ConfigError
 from pairsift.data import image_key, text_key
-from pairsift.engines import EngineConfig, ShardFailure, make_engine
-from pairsift.io.fs import atomic_write, sweep_temporaries
+from pairsift.engines import EngineConfig, ShardFailure
+from pairsift.io.fs import atomic_write
 from pairsift.io.images import Chunk, ShardBatches, chunk_loader
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.models import Encoder, load_encoder, parse_model_id
 from pairsift.progress import track
-from pairsift.raw_stage import RawShardReport, gather, shards_to_do
+from pairsift.raw_stage import RawShardReport, run_stage
 
 logger = logging.getLogger(__name__)
 
@@ -200,13 +200,19 @@ def embed(config: EmbedConfig, *, encoder: Encoder | None = None) -> EmbedSummar
     out = Path(config.output)
     out.mkdir(parents=True, exist_ok=True)
     _check_manifest(out, config)
-    sweep_temporaries(out)
     shards = source.shards()
-    todo = shards_to_do(shards, out, "embedding", config.input)
+    todo, gathered = run_stage(
+        EmbedShardTask(config, encoder=encoder),
+        shards,
+        out,
+        config.engine,
+        stage="embed",
+        doing="embedding",
+        source=config.input,
+        workers=config.workers,
+        decoders=config.num_workers,
+    )
     summary = EmbedSummary(str(out), len(shards), embedded=len(todo), skipped=len(shards) - len(todo))
-    # an actor decodes in num_workers DataLoader processes while its main thread encodes: one core each
-    engine = make_engine(config.engine, "embed", workers=config.workers, cpus=config.num_workers + 1)
-    gathered = gather(engine.map(EmbedShardTask(config, encoder=encoder), todo), "embedding", len(todo))
     summary.rows, summary.statuses, summary.failures = gathered.rows, gathered.statuses, gathered.failures
     summary.seconds = time.perf_counter() - start
     counts = ", ".join(f"{k}={v}" for k, v in summary.statuses.items()) or "nothing new"

@@ -1,5 +1,6 @@
 """What the per-shard stages over raw image shards share (``embed``, ``caption``): which shards are still
-to do (their output parquet is the completion marker), the per-shard report, and gathering outcomes."""
+to do (their output parquet is the completion marker), the per-shard report, running the stage on an
+engine and gathering the outcomes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pairsift.engines import ShardFailure
-from pairsift.engines.base import Outcome
+from pairsift.engines import EngineConfig, ShardFailure, make_engine
+from pairsift.engines.base import Outcome, ShardTask
+from pairsift.io.fs import sweep_temporaries
 from pairsift.progress import track
 
 logger = logging.getLogger(__name__)
@@ -63,3 +65,27 @@ def gather(outcomes: Iterable[Outcome[RawShardReport]], desc: str, total: int) -
                 "[%d/%d] %s: %d rows in %.2fs (%.1f images/s)", i, total, r.shard, r.rows, r.seconds, rate
             )
     return Gathered(rows, images, dict(sorted(statuses.items())), failures)
+
+
+def run_stage(
+    task: ShardTask[RawShardReport],
+    shards: list[str],
+    out: Path,
+    engine: EngineConfig,
+    *,
+    stage: str,
+    doing: str,
+    source: str,
+    workers: int,
+    decoders: int,
+) -> tuple[list[str], Gathered]:
+    """Run ``task`` on the shards not yet in ``out`` with the configured engine; ``(todo, gathered)``.
+
+    An actor decodes in ``decoders`` DataLoader processes while its main thread runs the model, so it
+    reserves one core each by default.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(out)
+    todo = shards_to_do(shards, out, doing, source)
+    runner = make_engine(engine, stage, workers=workers, cpus=decoders + 1)
+    return todo, gather(runner.map(task, todo), doing, len(todo))
