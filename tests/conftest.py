@@ -58,3 +58,13 @@ def memfs() -> Iterator[tuple[fsspec.AbstractFileSystem, str]]:
     yield fs, root
     if fs.exists(root):
         fs.rm(root, recursive=True)
+
+
+@pytest.fixture
+def restore_threads() -> Iterator[None]:
+    """Tests that change torch's thread count get it back afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)

@@ -2,11 +2,12 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from pairsift import compute as compute_module
 from pairsift.compute import Compute
 from pairsift.io.fs import InputError
-from pairsift.scorers.norm_sim import NormSim
+from pairsift.scorers.norm_sim import GRAM_CHUNK, NormSim, gram
 from tests import reference
 from tests.scorers.helpers import random_batch
 
@@ -58,3 +59,17 @@ def test_bad_p_is_refused(p, targets):
 def test_target_is_required():
     with pytest.raises(ValueError, match="target"):
         NormSim()
+
+
+def test_gram_is_exact_enough_and_independent_of_threads(restore_threads):
+    rng = np.random.default_rng(5)
+    rows = rng.standard_normal((2 * GRAM_CHUNK + 7, 24)).astype(np.float32)  # chunks + ragged tail
+    expected = rows.astype(np.float64).T @ rows.astype(np.float64)
+    results = []
+    for threads in (1, 2, 3):
+        torch.set_num_threads(threads)
+        results.append(gram(rows).numpy())
+    np.testing.assert_allclose(results[0], expected, rtol=1e-5, atol=1e-2)
+    assert results[0].tobytes() == results[1].tobytes() == results[2].tobytes()
+    assert gram(rows[:1]).numpy().tobytes() == np.outer(rows[0], rows[0]).astype(np.float64).tobytes()
+    assert not gram(rows[:0]).any()

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from pairsift.compute import Compute
 from pairsift.data import EmbeddingBatch
@@ -58,3 +59,15 @@ def test_fractions_are_validated():
         NormSimD(fraction=0.2, target_fraction=0.3)
     with pytest.raises(ValueError):
         NormSimD(iters=0)
+
+
+def test_output_bytes_do_not_depend_on_thread_count(tmp_path, restore_threads):
+    # A resumed run (another machine, another core count, or BLAS picking fewer threads under load)
+    # must write the same bytes: every reduction over rows has one fixed order.
+    pool, _, _, _ = pool_of(shards=4, rows=1500, dim=48, seed=3)
+    outputs = []
+    for threads in (1, 2, 3):
+        torch.set_num_threads(threads)
+        out = NormSimD(iters=4).score_pool(pool, CPU, seed=0, workdir=tmp_path)
+        outputs.append(np.concatenate([out[s] for s in pool.shards()]).tobytes())
+    assert outputs[0] == outputs[1] == outputs[2]

@@ -34,14 +34,46 @@ def parse_p(p: Any) -> float:
     return value
 
 
-def second_moment(targets: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
-    """``GᵀG`` accumulated in float64 over float32 chunks."""
-    d = targets.shape[1]
-    acc = torch.zeros(d, d, dtype=torch.float64, device=targets.device)
-    for start in range(0, len(targets), chunk):
-        block = targets[start : start + chunk]
-        acc += (block.T @ block).double()
+#: Rows per float32 product in :func:`gram`, and rows per batched call (16 products).
+GRAM_GROUP = 2048
+GRAM_CHUNK = 16 * GRAM_GROUP
+
+
+def gram(rows: np.ndarray | torch.Tensor, device: torch.device | None = None) -> torch.Tensor:
+    """``Σ a aᵀ`` over the rows: float64 d×d, on ``device`` (default: the rows' own, or cpu).
+
+    The bytes depend on the rows alone, never on the thread count or memory alignment: a
+    multi-threaded GEMM may split the summed dimension between threads, so the rows are cut into
+    fixed groups instead, each multiplied within one thread (one batched call, parallel over
+    groups), and the float32 products are added in float64 in group order. A resumed NormSim run,
+    here or on a machine with other cores, therefore repeats every bit (and every NormSim-D drop).
+    """
+    if device is None:
+        device = rows.device if isinstance(rows, torch.Tensor) else torch.device("cpu")
+    n, d = rows.shape
+    acc = torch.zeros(d, d, dtype=torch.float64, device=device)
+    buf = torch.empty(0, device=device)
+    for start in range(0, n, GRAM_CHUNK):
+        part = as_float32(rows[start : start + GRAM_CHUNK])
+        size = min(GRAM_GROUP, -(-len(part) // 2))  # two groups at least: never one lone GEMM
+        groups = -(-len(part) // size)
+        if buf.numel() < groups * size * d:
+            buf = torch.empty(groups * size * d, device=device)  # torch-owned, 64-byte aligned
+        stacked = buf[: groups * size * d].view(groups * size, d)
+        stacked[: len(part)].copy_(part)
+        stacked[len(part) :] = 0  # padding rows add exact zeros
+        grouped = stacked.view(groups, size, d)
+        products = torch.bmm(grouped.transpose(1, 2), grouped)
+        for k in range(groups):
+            acc += products[k].double()
     return acc
+
+
+def as_float32(rows: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A float32 tensor of ``rows`` (numpy arrays are shared when writable, else copied)."""
+    if isinstance(rows, torch.Tensor):
+        return rows.float()
+    return torch.from_numpy(np.require(rows, np.float32, ["C", "W"]))
 
 
 def quadratic_form(f: torch.Tensor, matrix: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
@@ -115,7 +147,7 @@ class NormSim(Scorer):
         self.dim_ = targets.shape[1]
         self.count_ = targets.shape[0]
         if self.p == 2:
-            self.moment_ = second_moment(targets.to(compute.device)).float()
+            self.moment_ = gram(targets, compute.device).float()
         else:
             self.targets_ = compute.operand(targets)
 

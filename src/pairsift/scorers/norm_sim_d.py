@@ -31,20 +31,10 @@ from pairsift.compute import Compute
 from pairsift.data import IMAGE, TEXT
 from pairsift.scorers.base import PoolReader, PoolScorer, float_param, int_param, register
 from pairsift.scorers.clip_score import own_similarity
-from pairsift.scorers.norm_sim import quadratic_form
+from pairsift.scorers.norm_sim import gram, quadratic_form
 from pairsift.select.topk import top_k_masks
 
 CHUNK_ROWS = 65536
-
-
-def outer_sum(rows: np.ndarray) -> torch.Tensor:
-    """Σ a aᵀ over the rows, float32 products per chunk, float64 across chunks."""
-    d = rows.shape[1]
-    acc = torch.zeros(d, d, dtype=torch.float64)
-    for start in range(0, len(rows), CHUNK_ROWS):
-        block = torch.from_numpy(np.ascontiguousarray(rows[start : start + CHUNK_ROWS], dtype=np.float32))
-        acc += (block.T @ block).double()
-    return acc
 
 
 @register("norm_sim_d")
@@ -119,7 +109,7 @@ class NormSimD(PoolScorer):
                 assert batch.image is not None and batch.text is not None
                 f = torch.from_numpy(batch.image[valid])
                 scores[valid] = own_similarity(f, torch.from_numpy(batch.text[valid])).numpy()
-                part = outer_sum(batch.image[valid])
+                part = gram(batch.image[valid])
                 moment = part if moment is None else moment + part
                 n_valid += int(valid.sum())
             clip[shard] = scores
@@ -141,7 +131,7 @@ class NormSimD(PoolScorer):
                 assert batch.image is not None
                 block = np.ascontiguousarray(batch.image[candidates[shard]], dtype=np.float32)
                 fh.write(block.tobytes())
-                part = outer_sum(block)
+                part = gram(block)
                 moment = part if moment is None else moment + part
                 rows, dim = rows + len(block), block.shape[1]
         if moment is None:
@@ -171,6 +161,6 @@ class NormSimD(PoolScorer):
             dropped = np.sort(survivors[order])
             rounds[dropped] = t
             alive[dropped] = False
-            moment = moment - outer_sum(cache[dropped])
+            moment = moment - gram(cache[dropped])
             second = moment / (n_alive - len(dropped))
         return rounds, last
