@@ -35,7 +35,7 @@ from pairsift.models.captioners import (
     batch_seed,
     load_captioner,
 )
-from pairsift.raw_stage import RawShardReport, run_stage
+from pairsift.raw_stage import RawShardReport, check_reading_options, run_stage
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +63,7 @@ class CaptionConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)  #: where shards run (stage ``caption``)
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "prefetch", "max_pixels", "workers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.num_workers < 0:
-            raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
+        check_reading_options(self)
 
     def record(self) -> dict[str, Any]:
         """What the cached captions depend on (checked on resume)."""

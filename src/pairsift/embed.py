@@ -30,7 +30,7 @@ from pairsift.io.images import Chunk, ShardBatches, chunk_loader
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.models import Encoder, load_encoder, parse_model_id
 from pairsift.progress import track
-from pairsift.raw_stage import RawShardReport, run_stage
+from pairsift.raw_stage import RawShardReport, check_reading_options, run_stage
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +58,7 @@ class EmbedConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)  #: where shards run (stage ``embed``)
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "prefetch", "max_pixels", "workers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.num_workers < 0:
-            raise ConfigError(f"num_workers must be >= 0, got {self.num_workers}")
+        check_reading_options(self)
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         parse_model_id(self.model)

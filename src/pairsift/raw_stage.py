@@ -9,7 +9,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from pairsift.config import ConfigError
 from pairsift.engines import EngineConfig, ShardFailure, make_engine
 from pairsift.engines.base import Outcome, ShardTask
 from pairsift.io.fs import sweep_temporaries
@@ -27,6 +29,16 @@ class RawShardReport:
     images: int
     statuses: dict[str, int]
     seconds: float
+
+
+def check_reading_options(config: Any) -> None:
+    """The options every raw-image stage config has: batch, prefetch, pixel cap, workers >= 1;
+    decoding processes >= 0."""
+    for name in ("batch_size", "prefetch", "max_pixels", "workers"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{name} must be >= 1, got {getattr(config, name)}")
+    if config.num_workers < 0:
+        raise ConfigError(f"num_workers must be >= 0, got {config.num_workers}")
 
 
 def shards_to_do(shards: list[str], out: Path, doing: str, source: str) -> list[str]:

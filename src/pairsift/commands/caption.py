@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from pairsift.commands.embed import add_image_input_arguments
+from pairsift.commands.embed import add_image_input_arguments, image_input_options
 from pairsift.commands.engine_options import add_engine_arguments, engine_config
 
 CAPTIONER_HELP = (
@@ -84,15 +84,10 @@ def cmd_caption(args: argparse.Namespace) -> int:
         model=args.model,
         settings=settings,
         seed=args.seed,
-        input_format=args.input_format,
         batch_size=args.batch_size,
-        device=args.device,
-        precision=args.precision,
-        num_workers=args.num_workers,
-        prefetch=args.prefetch,
-        max_pixels=args.max_pixels,
         workers=args.workers,
         engine=engine_config(args, "caption"),
+        **image_input_options(args),
     )
     summary = caption(config)
     if args.json:

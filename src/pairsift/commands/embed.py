@@ -54,6 +54,12 @@ def add_image_input_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def image_input_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The values of :func:`add_image_input_arguments`, named as the stage configs name them."""
+    names = ("input_format", "device", "precision", "num_workers", "prefetch", "max_pixels")
+    return {name: getattr(args, name) for name in names}
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "embed",
@@ -96,16 +102,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
         output=args.output,
         model=args.model,
         family=args.family,
-        input_format=args.input_format,
         batch_size=args.batch_size,
-        device=args.device,
-        precision=args.precision,
-        num_workers=args.num_workers,
-        prefetch=args.prefetch,
-        max_pixels=args.max_pixels,
         dtype=args.dtype,
         workers=args.workers,
         engine=engine_config(args, "embed"),
+        **image_input_options(args),
     )
     summary = embed(config)
     print(json.dumps(asdict(summary), indent=2) if args.json else format_summary(summary))
