@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pairsift.compute import Compute
-from pairsift.embed import EmbedConfig, embed
+from pairsift.device import Compute
 from pairsift.models.encoders import load_encoder
+from pairsift.stages.embed import EmbedConfig, embed
 from pairsift.world import WorldConfig, generate
 
 logger = logging.getLogger("embed_throughput")

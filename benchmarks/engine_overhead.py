@@ -5,7 +5,8 @@ Figures, all measured in one run:
 1. per-shard overhead: a task that does nothing, over ``--noop-shards`` shard names, with the local
    engine (in this process), and with Ray (``--actors`` actors of one CPU): seconds to start (Ray: the
    actors' processes and imports) and milliseconds per shard after that;
-2. scoring throughput: ``pairsift.pipeline.score`` over one synthetic on-disk pool (``pairsift.synth``,
+2. scoring throughput: ``pairsift.stages.score.score`` over one synthetic on-disk pool
+   (``pairsift.world.synth``,
    DataComp layout, float16 npz, d = ``--dim``) with clip_score, neg_clip_loss and norm_sim p = inf,
    under ``local`` (1 process), ``local`` (``--actors`` processes) and ``ray`` (``--actors`` actors of
    one CPU each): wall seconds from the call to the summary (Ray's start included, ``ray.init`` not),
@@ -36,11 +37,11 @@ from typing import Any
 
 import torch
 
-from pairsift.config import ComputeConfig, ScoreConfig, ScorerSpec
-from pairsift.embed import EmbedConfig, embed
 from pairsift.engines import EngineConfig, LocalEngine, RayEngine, Resources
-from pairsift.pipeline import score
-from pairsift.synth import SynthConfig, write_pool, write_targets
+from pairsift.stages.embed import EmbedConfig, embed
+from pairsift.stages.score import score
+from pairsift.stages.score_config import ComputeConfig, ScoreConfig, ScorerSpec
+from pairsift.world.synth import SynthConfig, write_pool, write_targets
 
 logger = logging.getLogger("engine_overhead")
 

@@ -4,7 +4,7 @@ For each requested size, builds a synthetic run, selects two subsets with ``pair
 runs ``pairsift report`` in a child process and prints the file size, the wall time and the child's
 peak resident memory. Two kinds of run:
 
-- ``pool``: a DataComp-layout synthetic pool (``pairsift.synth``: parquet with caption + URL, npz
+- ``pool``: a DataComp-layout synthetic pool (``pairsift.world.synth``: parquet with caption + URL, npz
   embeddings) scored with ``clip_score`` and ``norm_sim`` (p = inf) — the real pipeline; cards show
   caption and URL as text (no images);
 - ``tables``: score tables written directly (uid, status, two float32 scores) — cheap to make at 10M
@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pairsift.config import ComputeConfig, ScoreConfig, ScorerSpec
-from pairsift.data import format_uids
 from pairsift.io.score_tables import score_table, write_score_table
-from pairsift.pipeline import score
 from pairsift.select.selection import SelectConfig, select
-from pairsift.synth import SynthConfig, write_pool, write_targets
+from pairsift.stages.score import score
+from pairsift.stages.score_config import ComputeConfig, ScoreConfig, ScorerSpec
+from pairsift.uids import format_uids
+from pairsift.world.synth import SynthConfig, write_pool, write_targets
 
 logger = logging.getLogger("report_build")
 

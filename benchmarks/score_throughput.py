@@ -8,7 +8,7 @@ Figures, all measured in one run:
 3. negCLIPLoss achieved GFLOP/s (2·m²·d per batch of m and repetition) and its share of the peak;
 4. NormSim∞ achieved GFLOP/s (2·N·d per sample) and its share of the peak;
 5. NormSim₂ speed-up over the direct n×N product (squared, summed, square-rooted);
-6. peak RSS of ``pairsift.pipeline.score`` over an on-disk DataComp-layout pool, in a subprocess.
+6. peak RSS of ``pairsift.stages.score.score`` over an on-disk DataComp-layout pool, in a subprocess.
 
 Usage::
 
@@ -45,13 +45,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from pairsift.compute import Compute
-from pairsift.config import ComputeConfig, ScoreConfig, ScorerSpec
-from pairsift.data import EmbeddingBatch, format_uids, image_key, text_key
-from pairsift.pipeline import score as score_pipeline
+from pairsift.data import EmbeddingBatch, PoolReader, image_key, text_key
+from pairsift.device import Compute
 from pairsift.scorers import SCORERS, PoolScorer
-from pairsift.scorers.base import PoolReader
 from pairsift.scorers.neg_clip_loss import batch_sizes
+from pairsift.stages.score import score as score_pipeline
+from pairsift.stages.score_config import ComputeConfig, ScoreConfig, ScorerSpec
+from pairsift.uids import format_uids
 
 logger = logging.getLogger("score_throughput")
 T = TypeVar("T")
@@ -450,7 +450,7 @@ def part_rss(bench: Bench) -> list[Row]:
     target = bench.workdir / "rss_targets.npy"
     np.save(target, unit_rows(np.random.default_rng([s.seed, 4]), s.rss_targets, s.dim))
     spec = {"pool": str(pool), "output": str(bench.workdir / "rss_run"), "scorers": rss_scorers(s, target)}
-    logger.info("scoring it through pairsift.pipeline.score in a subprocess")
+    logger.info("scoring it through pairsift.stages.score.score in a subprocess")
     threads = str(torch.get_num_threads())
     command = [sys.executable, __file__, "--threads", threads, "--rss-child", json.dumps(spec)]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)

@@ -25,13 +25,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from pairsift.caption import CaptionConfig, caption
-from pairsift.caption_settings import CaptionSettings
-from pairsift.compute import Compute
+from pairsift.device import Compute
+from pairsift.models.caption_settings import CaptionSettings
 from pairsift.models.captioners import BlipCaptioner
 from pairsift.models.sentence import load_text_model
 from pairsift.scorers.sieve import sieve_columns
-from pairsift.text_masking import masker
+from pairsift.scorers.text_masking import masker
+from pairsift.stages.caption import CaptionConfig, caption
 from pairsift.world import WorldConfig, generate
 
 logger = logging.getLogger("sieve_throughput")

@@ -10,7 +10,9 @@ from typing import Any
 import fsspec
 import pytest
 
-from pairsift.config import ComputeConfig, ScoreConfig, ScorerSpec, SourceConfig
+from pairsift.engines import EngineConfig
+from pairsift.io.sources import SourceConfig
+from pairsift.stages.score_config import ComputeConfig, ScoreConfig, ScorerSpec
 from tests import pools
 
 
@@ -42,7 +44,8 @@ def score_config() -> Callable[..., ScoreConfig]:
             output=str(output),
             scorers=tuple(ScorerSpec.parse(s) for s in scorers),
             source=source or SourceConfig(),
-            compute=ComputeConfig(device=device, workers=workers),
+            compute=ComputeConfig(device=device),
+            engine=EngineConfig(workers=workers),
             **fields,
         )
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pairsift.compute import Compute
+from pairsift.device import Compute
 from pairsift.scorers.clip_score import ClipScore
 from pairsift.scorers.neg_clip_loss import NegClipLoss
 from pairsift.scorers.norm_sim import NormSim
@@ -54,7 +54,7 @@ def test_half_precision_stays_close(precision):
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_captioning_on_the_gpu(tmp_path, precision):
-    from pairsift.caption_settings import CaptionSettings
+    from pairsift.models.caption_settings import CaptionSettings
     from pairsift.models.captioners import load_captioner
     from tests.models.tiny_blip import save_tiny_blip
 

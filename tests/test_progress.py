@@ -82,8 +82,8 @@ def test_tracked_shards_show_one_display_per_pass_and_stay_a_list(caplog):
 
 
 def test_score_and_select_report_progress(make_pool, tmp_path, score_config, caplog):
-    from pairsift.pipeline import score
     from pairsift.select.selection import SelectConfig, select
+    from pairsift.stages.score import score
 
     caplog.set_level(logging.INFO, logger="pairsift.progress")
     configure(enabled=True, terminal=False, interval=0)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
+
+from pairsift.uids import duplicate_mask, parse_uids
 
 # --- status codes: failures are data ---------------------------------------------------------
 OK = "ok"
@@ -44,81 +46,6 @@ def image_key(family: str) -> str:
 def text_key(family: str) -> str:
     """npz key of the text embeddings of a family: ``l14`` -> ``l14_txt``."""
     return f"{family}_txt"
-
-
-# --- uids ------------------------------------------------------------------------------------
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_HEX_VALUE = np.full(256, 255, dtype=np.uint8)
-for _i, _c in enumerate(b"0123456789abcdef"):
-    _HEX_VALUE[_c] = _i
-for _i, _c in enumerate(b"ABCDEF"):
-    _HEX_VALUE[_c] = 10 + _i
-
-
-def parse_uids(uids: np.ndarray | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Parse 32-hex uid strings into ``(keys, ok)``.
-
-    ``keys`` is an ``(n, 2)`` uint64 array of ``(hi, lo) = divmod(int(uid, 16), 2**64)``, the
-    DataComp subset-file convention; ``ok`` marks the well-formed uids (rows of malformed ones are 0).
-    Arrow string columns whose values are all 32 bytes long are parsed without a Python-level copy.
-    """
-    if isinstance(uids, (pa.Array, pa.ChunkedArray)):
-        raw = _fixed_width_bytes(uids)
-        if raw is not None:
-            return keys_from_hex(raw, np.ones(len(raw), dtype=bool))
-        uids = np.asarray(uids.to_numpy(zero_copy_only=False), dtype=object)
-    n = len(uids)
-    text = [u if isinstance(u, str) else "" for u in uids]
-    lengths = np.fromiter(map(len, text), dtype=np.int64, count=n)
-    fixed = np.array([t.encode("ascii", "replace") if len(t) == 32 else b"" for t in text], dtype="S32")
-    raw = fixed.view(np.uint8).reshape(n, 32) if n else np.zeros((0, 32), np.uint8)
-    return keys_from_hex(raw, lengths == 32)
-
-
-def _fixed_width_bytes(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
-    """The ``(n, 32)`` bytes of a string column when every value is exactly 32 bytes, else None."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if array.null_count:
-        return None
-    try:
-        fixed = array.cast(pa.binary(32))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    start = fixed.offset * 32
-    buffer = np.frombuffer(fixed.buffers()[1], dtype=np.uint8)
-    return buffer[start : start + 32 * len(fixed)].reshape(len(fixed), 32)
-
-
-def keys_from_hex(raw: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(n, 32)`` ASCII hex bytes -> ``((n, 2) uint64 keys, ok)``; bad rows become key (0, 0)."""
-    digits = _HEX_VALUE[raw]
-    ok = ok & (digits != 255).all(axis=1)
-    digits = np.where(ok[:, None], digits, np.uint8(0))
-    packed = np.ascontiguousarray((digits[:, 0::2] << 4) | digits[:, 1::2])
-    keys = packed.view(">u8").astype(np.uint64) if len(packed) else np.zeros((0, 2), np.uint64)
-    return keys.reshape(len(raw), 2), ok
-
-
-def format_uids(keys: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`parse_uids`: ``(n, 2)`` uint64 -> 32-hex lowercase strings (object array)."""
-    n = len(keys)
-    raw = np.ascontiguousarray(np.asarray(keys, dtype=np.uint64).astype(">u8")).view(np.uint8).reshape(n, 16)
-    text = np.empty((n, 32), dtype=np.uint8)
-    text[:, 0::2] = _HEX_DIGITS[raw >> 4]
-    text[:, 1::2] = _HEX_DIGITS[raw & 15]
-    return text.view("S32").reshape(n).astype(str).astype(object)
-
-
-def duplicate_mask(keys: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """True for every well-formed uid that already occurred earlier in the same array."""
-    dup = np.zeros(len(keys), dtype=bool)
-    idx = np.flatnonzero(ok)
-    if len(idx) < 2:
-        return dup
-    order = idx[np.lexsort((idx, keys[idx, 1], keys[idx, 0]))]
-    same = (keys[order[1:]] == keys[order[:-1]]).all(axis=1)
-    dup[order[1:][same]] = True
-    return dup
 
 
 # --- the batch that scorers see --------------------------------------------------------------
@@ -250,3 +177,15 @@ class EmbeddingBatch:
             alt_text=pick(self.alt_text),
             alt_text_ok=pick(self.alt_text_ok),
         )
+
+
+class PoolReader(ABC):
+    """Re-iterable access to a pool's shards, one :class:`EmbeddingBatch` at a time."""
+
+    @abstractmethod
+    def shards(self) -> list[str]:
+        """Shard names in processing order."""
+
+    @abstractmethod
+    def read(self, shard: str, requires: frozenset[str]) -> EmbeddingBatch:
+        """Load one shard with the requested modalities."""

@@ -1,9 +1,18 @@
-"""A small generic registry: names -> classes, with errors that list the valid names."""
+"""A small generic registry: names -> classes or functions, with errors that list the valid names.
+
+A registry is filled by its entries: each entry module registers itself when it is imported. A registry
+may name the modules of its built-in entries (``modules=``); they are imported, by name, the first time
+the registry is asked for anything, so that the registry module never imports its own entries. On a
+name it does not know, a registry also loads the installed plugins once (:mod:`pairsift.plugins`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from importlib import import_module
 from typing import Generic, TypeVar
+
+from pairsift import plugins
 
 T = TypeVar("T")
 
@@ -18,9 +27,11 @@ class UnknownNameError(KeyError):
 class Registry(Generic[T]):
     """Maps a string name to an object (usually a class) of one family."""
 
-    def __init__(self, family: str) -> None:
+    def __init__(self, family: str, *, modules: tuple[str, ...] = ()) -> None:
         self.family = family
+        self.modules = modules
         self._entries: dict[str, T] = {}
+        self._loaded = not modules
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator: ``@SCORERS.register("clip_score")``."""
@@ -34,18 +45,28 @@ class Registry(Generic[T]):
         return add
 
     def get(self, name: str) -> T:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise UnknownNameError(
-                f"unknown {self.family} {name!r}; available: {', '.join(self.names())}"
-            ) from None
+        if not self._has(name):
+            raise UnknownNameError(f"unknown {self.family} {name!r}; available: {', '.join(self.names())}")
+        return self._entries[name]
 
     def names(self) -> list[str]:
+        self._load_builtins()
         return sorted(self._entries)
 
-    def __contains__(self, name: object) -> bool:
+    def _has(self, name: str) -> bool:
+        self._load_builtins()
+        if name not in self._entries:
+            plugins.load_installed()
         return name in self._entries
+
+    def _load_builtins(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in self.modules:
+                import_module(module)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._has(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

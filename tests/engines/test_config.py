@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 
 from pairsift.cli import build_parser
-from pairsift.commands.score import score_config
-from pairsift.config import ConfigError, ScoreConfig
-from pairsift.engines import EngineConfig, LocalEngine, RayEngine, Resources, make_engine
+from pairsift.cli.score import score_config
+from pairsift.engines import EngineConfig, Resources, make_engine
+from pairsift.engines.local import LocalEngine
+from pairsift.engines.ray_engine import RayEngine
+from pairsift.errors import ConfigError
+from pairsift.stages.score_config import ScoreConfig
 
 BASE: dict[str, Any] = {"pool": "p", "output": "o", "scorers": ["clip_score"]}
 
@@ -73,12 +76,12 @@ def test_cli_options_fill_the_engine_section_and_set_wins() -> None:
 
 
 def test_make_engine_picks_the_engine_and_the_stage_resources() -> None:
-    local = make_engine(EngineConfig(), "score", workers=3)
+    local = make_engine(EngineConfig(workers=3), "score")
     assert isinstance(local, LocalEngine) and local.workers == 3
     if importlib.util.find_spec("ray") is None:
         pytest.skip("the ray extra is not installed")
     config = EngineConfig(kind="ray", retries=1, resources={"embed": Resources(gpus=0.5, actors=4)})
-    ray_engine = make_engine(config, "embed", workers=3, cpus=3)  # cpus: the stage's default
+    ray_engine = make_engine(config, "embed", cpus=3)  # cpus: the stage's default
     assert isinstance(ray_engine, RayEngine)
     assert (ray_engine.cpus, ray_engine.gpus, ray_engine.actors, ray_engine.retries) == (3, 0.5, 4, 1)
 

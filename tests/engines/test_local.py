@@ -2,10 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from pairsift.config import ComputeConfig, ScoreConfig, ScorerSpec
-from pairsift.engines import LocalEngine
-from pairsift.pipeline import score
-from pairsift.synth import SynthConfig, write_pool
+from pairsift.engines import EngineConfig
+from pairsift.engines.local import LocalEngine
+from pairsift.stages.score import score
+from pairsift.stages.score_config import ComputeConfig, ScoreConfig, ScorerSpec
+from pairsift.world.synth import SynthConfig, write_pool
 
 
 class Task:
@@ -38,7 +39,8 @@ def test_worker_processes_write_the_same_bytes(tmp_path):
             pool=str(pool),
             output=str(tmp_path / f"run{workers}"),
             scorers=(ScorerSpec("clip_score"), ScorerSpec("neg_clip_loss", {"batch_size": 128, "k": 2})),
-            compute=ComputeConfig(device="cpu", workers=workers),
+            compute=ComputeConfig(device="cpu"),
+            engine=EngineConfig(workers=workers),
         )
         assert score(config).ok
         tables.append({p.name: p.read_bytes() for p in sorted(Path(config.output, "scores").iterdir())})

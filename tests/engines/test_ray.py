@@ -18,10 +18,11 @@ import pytest
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'pairsift[ray]')")
 
 from pairsift.cli import main  # noqa: E402
-from pairsift.config import ConfigError  # noqa: E402
-from pairsift.engines import RayEngine  # noqa: E402
-from pairsift.io.subsets import from_hex, write_subset  # noqa: E402
-from pairsift.synth import SynthConfig, write_pool, write_targets  # noqa: E402
+from pairsift.engines.ray_engine import RayEngine  # noqa: E402
+from pairsift.errors import ConfigError  # noqa: E402
+from pairsift.io.subsets import write_subset  # noqa: E402
+from pairsift.uids import from_hex  # noqa: E402
+from pairsift.world.synth import SynthConfig, write_pool, write_targets  # noqa: E402
 from tests.embed_data import mixed_tar, sample, write_tar  # noqa: E402
 from tests.engines.ray_tasks import CountingTask, DyingTask  # noqa: E402
 from tests.models.tiny import write_local_dir  # noqa: E402

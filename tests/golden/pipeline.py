@@ -30,29 +30,126 @@ def run_pipeline(root: Path) -> dict[str, str]:
     """world generate -> embed (+ targets) -> caption -> score -> select -> reshard; ``{file: sha256}``."""
     world, pool, captions, run = root / "world", root / "pool", root / "captions", root / "run"
     target = root / "target.npy"
-    _run("world", "generate", "-o", str(world), "--samples", "300", "--shard-size", "100", "--seed", "7",
-         "--task", "shape", "--task-samples", "40")
-    _run("embed", str(world / "pool"), "-o", str(pool), "--model", TEACHER, "--device", "cpu",
-         "--batch-size", "64", "--num-workers", "0")
-    _run("embed-targets", str(world / "tasks" / "shape" / "train"), "-o", str(target), "--model", TEACHER,
-         "--device", "cpu", "--num-workers", "0")
-    _run("caption", str(world / "pool"), "-o", str(captions), "--model", CAPTIONER, "--device", "cpu",
-         "--num-workers", "0", "--batch-size", "32")
-    _run("score", str(pool), "-o", str(run), "--embeddings", "tiny_world", "--device", "cpu",
-         "--scorer", "clip_score", "--scorer", "neg_clip_loss:batch_size=64,k=3",
-         "--scorer", f"norm_sim:p=inf,target={target}", "--scorer", f"norm_sim:p=2,target={target}",
-         "--scorer", "norm_sim_d:fraction=0.5,target_fraction=0.3,iters=3",
-         "--scorer", f"sieve:captions={captions},mask=words")
+    _run(
+        "world",
+        "generate",
+        "-o",
+        str(world),
+        "--samples",
+        "300",
+        "--shard-size",
+        "100",
+        "--seed",
+        "7",
+        "--task",
+        "shape",
+        "--task-samples",
+        "40",
+    )
+    _run(
+        "embed",
+        str(world / "pool"),
+        "-o",
+        str(pool),
+        "--model",
+        TEACHER,
+        "--device",
+        "cpu",
+        "--batch-size",
+        "64",
+        "--num-workers",
+        "0",
+    )
+    _run(
+        "embed-targets",
+        str(world / "tasks" / "shape" / "train"),
+        "-o",
+        str(target),
+        "--model",
+        TEACHER,
+        "--device",
+        "cpu",
+        "--num-workers",
+        "0",
+    )
+    _run(
+        "caption",
+        str(world / "pool"),
+        "-o",
+        str(captions),
+        "--model",
+        CAPTIONER,
+        "--device",
+        "cpu",
+        "--num-workers",
+        "0",
+        "--batch-size",
+        "32",
+    )
+    _run(
+        "score",
+        str(pool),
+        "-o",
+        str(run),
+        "--embeddings",
+        "tiny_world",
+        "--device",
+        "cpu",
+        "--scorer",
+        "clip_score",
+        "--scorer",
+        "neg_clip_loss:batch_size=64,k=3",
+        "--scorer",
+        f"norm_sim:p=inf,target={target}",
+        "--scorer",
+        f"norm_sim:p=2,target={target}",
+        "--scorer",
+        "norm_sim_d:fraction=0.5,target_fraction=0.3,iters=3",
+        "--scorer",
+        f"sieve:captions={captions},mask=words",
+    )
     subsets = root / "subsets"
-    _run("select", str(run), "-o", str(subsets / "paper.npy"), "--top", "neg_clip_loss=0.3",
-         "--top", "norm_sim_inf=0.2")
-    _run("select", str(run), "-o", str(subsets / "fused.npy"), "--fuse", "fused=clip_score:0.5,sieve:0.5",
-         "--top", "fused=0.3")
-    _run("select", str(run), "-o", str(subsets / "datacomp.npy"), "--datacomp-threshold",
-         "--top", "clip_score=0.3")
+    _run(
+        "select",
+        str(run),
+        "-o",
+        str(subsets / "paper.npy"),
+        "--top",
+        "neg_clip_loss=0.3",
+        "--top",
+        "norm_sim_inf=0.2",
+    )
+    _run(
+        "select",
+        str(run),
+        "-o",
+        str(subsets / "fused.npy"),
+        "--fuse",
+        "fused=clip_score:0.5,sieve:0.5",
+        "--top",
+        "fused=0.3",
+    )
+    _run(
+        "select",
+        str(run),
+        "-o",
+        str(subsets / "datacomp.npy"),
+        "--datacomp-threshold",
+        "--top",
+        "clip_score=0.3",
+    )
     _run("select", str(run), "-o", str(subsets / "dynamic.npy"), "--threshold", "norm_sim_d=0")
-    _run("reshard", "--input", str(world / "pool"), "--subset", str(subsets / "paper.npy"), "-o", str(root / "reshard"),
-         "--shard-size", "20")
+    _run(
+        "reshard",
+        "--input",
+        str(world / "pool"),
+        "--subset",
+        str(subsets / "paper.npy"),
+        "-o",
+        str(root / "reshard"),
+        "--shard-size",
+        "20",
+    )
     return hashes(root)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pairsift.io.fs import InputError
+from pairsift.errors import InputError
 from pairsift.io.images import CORRUPT_IMAGE, IMAGE_TOO_LARGE, MISSING_IMAGE, decode_image
 from pairsift.io.raw import derived_uid, detect_kind, open_raw_input
 from tests.embed_data import image_bytes, write_tar

@@ -7,10 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pairsift.config import SourceConfig
 from pairsift.data import DUPLICATE_UID, MALFORMED_UID, NAN_IMAGE, NAN_TEXT, OK
-from pairsift.io.fs import InputError
-from pairsift.io.sources import DataCompSource, ParquetSource, detect_kind, open_source
+from pairsift.errors import InputError
+from pairsift.io.sources import DataCompSource, ParquetSource, SourceConfig, detect_kind, open_source
 from pairsift.registry import UnknownNameError
 from tests.pools import (
     family_arrays,
@@ -180,7 +179,7 @@ def test_memory_pool_errors_use_the_url(memfs):
 
 
 def test_score_a_memory_pool_end_to_end(memfs, tmp_path, score_config):
-    from pairsift.pipeline import score
+    from pairsift.stages.score import score
 
     fs, root = memfs
     written = write_memory_pool(fs, root, shards=2, rows=9)

@@ -3,18 +3,9 @@ import logging
 import numpy as np
 import pytest
 
-from pairsift.io.fs import InputError
-from pairsift.io.subsets import (
-    SUBSET_DTYPE,
-    from_hex,
-    is_sorted,
-    occurrences,
-    read_subset,
-    sort_keys,
-    to_hex,
-    to_keys,
-    write_subset,
-)
+from pairsift.errors import InputError
+from pairsift.io.subsets import occurrences, read_subset, write_subset
+from pairsift.uids import SUBSET_DTYPE, from_hex, is_sorted, sort_keys, to_hex, to_keys
 
 UIDS = ["f" * 32, "0" * 31 + "2", "0" * 31 + "2", "0" * 16 + "1" + "0" * 15]
 

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from safetensors.numpy import save_file
 
-from pairsift.io.fs import InputError
+from pairsift.errors import InputError
 from pairsift.io.targets import load_targets
 from tests.pools import hex_uids, npz_bytes, unit_rows
 

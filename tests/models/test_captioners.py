@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from pairsift.caption_settings import CaptionSettings, batch_seed
-from pairsift.compute import Compute
-from pairsift.config import ConfigError
+from pairsift.device import Compute
+from pairsift.errors import ConfigError
+from pairsift.models.caption_settings import CaptionSettings, batch_seed
 from pairsift.models.captioners import load_captioner, resolve_captioner, strip_prompt
 from tests.embed_data import image_bytes
 from tests.models.tiny_blip import save_tiny_blip
@@ -114,14 +114,14 @@ def test_batch_seed_depends_on_every_part():
 
 
 def test_ids(tmp_path, blip_dir):
-    from pairsift.captioner import WEIGHTS_DIR
+    from pairsift.world.captioner import WEIGHTS_DIR
 
     assert resolve_captioner("pairsift:tiny-world-captioner") == str(WEIGHTS_DIR)
     assert resolve_captioner(f"hf:{blip_dir}") == str(blip_dir)
     assert (
         resolve_captioner("Salesforce/blip-image-captioning-base") == "Salesforce/blip-image-captioning-base"
     )
-    with pytest.raises(ConfigError, match="no such bundled captioner"):
+    with pytest.raises(ConfigError, match="no such shipped captioner"):
         resolve_captioner("pairsift:nope")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match=r"no config\.json"):
@@ -148,7 +148,7 @@ def test_vision_encoder_decoder_models_load_and_caption(tmp_path):
         ViTImageProcessor,
     )
 
-    from pairsift.captioner.model import build_processor
+    from pairsift.world.captioner.model import build_processor
 
     tokenizer = build_processor().tokenizer
     tiny = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}

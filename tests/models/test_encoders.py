@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pairsift.embed import EmbedConfig, embed
-from pairsift.models import load_encoder
+from pairsift.models.encoders import load_encoder
 from pairsift.models.hf import HFEncoder
 from pairsift.models.openclip import OpenClipEncoder
+from pairsift.stages.embed import EmbedConfig, embed
 from tests.embed_data import mixed_tar
 from tests.models.tiny import TINY_OPEN_CLIP, tiny_hf_clip, tiny_open_clip, write_local_dir
 

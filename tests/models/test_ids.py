@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pairsift.models import ModelIdError, ModelSpec, family_of, parse_model_id
+from pairsift.models.ids import ModelIdError, ModelSpec, family_of, parse_model_id
 from pairsift.registry import UnknownNameError
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pairsift.compute import Compute
+from pairsift.device import Compute
 from pairsift.models.sentence import load_text_model, resolve_text_model
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pairsift.captioner.model import build_model, build_processor
+from pairsift.world.captioner.model import build_model, build_processor
 
 
 def save_tiny_blip(directory: Path, seed: int = 0) -> Path:

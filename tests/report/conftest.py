@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pairsift.config import ComputeConfig, ScoreConfig, ScorerSpec
 from pairsift.io.score_tables import score_table, write_score_table
 from pairsift.select.selection import SelectConfig, select
+from pairsift.stages.score_config import ComputeConfig, ScoreConfig, ScorerSpec
 from tests.pools import hex_uids
 
 TEACHER = "pairsift:tiny-world"
@@ -35,8 +35,8 @@ class TinyRun:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     """240 tiny-world samples (2 shards) embedded by the bundled teacher, scored, selected 3 ways."""
-    from pairsift.embed import EmbedConfig, embed
-    from pairsift.pipeline import score
+    from pairsift.stages.embed import EmbedConfig, embed
+    from pairsift.stages.score import score
     from pairsift.world import WorldConfig, generate
 
     root = tmp_path_factory.mktemp("tiny-run")

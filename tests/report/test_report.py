@@ -13,9 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pairsift.cli import main
-from pairsift.data import parse_uids
 from pairsift.io.score_tables import score_table, write_score_table
-from pairsift.io.subsets import SubsetIndex, from_keys, read_subset
+from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.report import ReportConfig, build_report
 from pairsift.report.build import find_images, find_labels
 from pairsift.report.galleries import score_galleries, status_gallery, subset_galleries
@@ -24,6 +23,7 @@ from pairsift.report.labels import LabelIndex
 from pairsift.report.run_info import read_run_info
 from pairsift.report.sampling import KBest
 from pairsift.report.selections import Membership, load_selections
+from pairsift.uids import from_keys, parse_uids
 from tests.pools import hex_uids
 from tests.report.conftest import (
     HOSTILE_CAPTION,

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pairsift.data import EmbeddingBatch, format_uids
-from pairsift.scorers.base import PoolReader
+from pairsift.data import EmbeddingBatch, PoolReader
+from pairsift.uids import format_uids
 
 
 def random_uids(rng: np.random.Generator, n: int) -> np.ndarray:

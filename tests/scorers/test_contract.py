@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pairsift.compute import Compute
 from pairsift.data import EmbeddingBatch
+from pairsift.device import Compute
 from pairsift.scorers import SCORERS, PoolScorer, Scorer
 from tests.scorers.helpers import MemoryPool, random_batch, synthetic_captions, write_cache
 

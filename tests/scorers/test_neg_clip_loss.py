@@ -3,9 +3,9 @@ import itertools
 import numpy as np
 import pytest
 
-from pairsift import compute as compute_module
-from pairsift.compute import Compute
+from pairsift import device as compute_module
 from pairsift.data import EmbeddingBatch
+from pairsift.device import Compute
 from pairsift.scorers.neg_clip_loss import NegClipLoss, batch_sizes, random_order
 from tests import reference
 from tests.scorers.helpers import random_batch, random_uids

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from pairsift import compute as compute_module
-from pairsift.compute import Compute
-from pairsift.io.fs import InputError
+from pairsift import device as compute_module
+from pairsift.device import Compute
+from pairsift.errors import InputError
 from pairsift.scorers.norm_sim import GRAM_CHUNK, NormSim, gram
 from tests import reference
 from tests.scorers.helpers import random_batch

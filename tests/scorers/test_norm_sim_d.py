@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from pairsift.compute import Compute
 from pairsift.data import EmbeddingBatch
+from pairsift.device import Compute
 from pairsift.scorers.norm_sim_d import NormSimD
 from tests import reference
 from tests.scorers.helpers import MemoryPool, random_uids

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pairsift.compute import Compute
 from pairsift.data import EmbeddingBatch
-from pairsift.io.fs import InputError
+from pairsift.device import Compute
+from pairsift.errors import InputError
 from pairsift.scorers import build_scorer
 from pairsift.scorers.sieve import sieve_columns
-from pairsift.text_masking import masker
+from pairsift.scorers.text_masking import masker
 from tests.pools import hex_uids
 from tests.scorers.helpers import write_cache
 

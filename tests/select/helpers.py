@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pairsift.data import format_uids
+from pairsift.io.run_dir import RunDir
 from pairsift.io.score_tables import score_table, write_score_table
-from pairsift.io.subsets import from_hex, write_subset
-from pairsift.run_dir import RunDir
+from pairsift.io.subsets import write_subset
+from pairsift.uids import format_uids, from_hex
 
 
 def make_run(

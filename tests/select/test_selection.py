@@ -3,9 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from pairsift.io.fs import InputError
-from pairsift.io.subsets import from_hex, is_sorted, read_subset, to_hex
+from pairsift.errors import InputError
+from pairsift.io.subsets import read_subset
 from pairsift.select.selection import SelectConfig, select
+from pairsift.uids import from_hex, is_sorted, to_hex
 from tests.select import reference
 from tests.select.helpers import make_run, subset_file
 
@@ -187,8 +188,8 @@ def test_record_holds_the_funnel(pool, tmp_path):
 
 
 def test_kept_rows_with_malformed_uids_are_left_out_of_the_subset(tmp_path, caplog):
+    from pairsift.io.run_dir import RunDir
     from pairsift.io.score_tables import score_table, write_score_table
-    from pairsift.run_dir import RunDir
 
     run = RunDir(tmp_path / "run")
     uids = np.array(["0" * 31 + "1", "not-a-uid", "f" * 32, "0" * 31 + "1"], dtype=object)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pairsift.commands import world
+from pairsift.world import cli as world
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pairsift.io.fs import InputError
+from pairsift.errors import InputError
 from pairsift.io.tars import read_samples
 from pairsift.world import DEFAULT_SHARES, KINDS, WorldConfig, WorldSummary, generate
 from pairsift.world.attributes import ATTRIBUTES, VALUES, Scene

@@ -1,21 +1,17 @@
 """Engines decide where per-shard tasks run; the tasks themselves know nothing of engines."""
 
-from pairsift.engines.base import ENGINES, Engine, Outcome, ShardFailure, ShardTask, build_engine
-from pairsift.engines.config import STAGES, EngineConfig, Resources, make_engine
-from pairsift.engines.local import LocalEngine
-from pairsift.engines.ray_engine import RayEngine
+from pairsift.engines.base import Engine, Outcome, ShardFailure, ShardTask, make_engine
+from pairsift.engines.config import STAGES, EngineConfig, Resources
+from pairsift.engines.registry import ENGINES
 
 __all__ = [
     "ENGINES",
     "STAGES",
     "Engine",
     "EngineConfig",
-    "LocalEngine",
     "Outcome",
-    "RayEngine",
     "Resources",
     "ShardFailure",
     "ShardTask",
-    "build_engine",
     "make_engine",
 ]

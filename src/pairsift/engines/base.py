@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-from pairsift.registry import Registry
-
-if TYPE_CHECKING:
-    from pairsift.engines.config import EngineConfig, Resources
+from pairsift.engines.config import EngineConfig, Resources
+from pairsift.engines.registry import ENGINES
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -49,16 +48,21 @@ class Engine(ABC):
 
     @classmethod
     @abstractmethod
-    def from_config(cls, config: EngineConfig, resources: Resources, *, workers: int) -> Engine:
-        """The engine for one stage: ``resources`` are the stage's, ``workers`` its local process count."""
+    def from_config(cls, config: EngineConfig, resources: Resources) -> Engine:
+        """The engine for one stage: ``resources`` are the stage's."""
 
     @abstractmethod
     def map(self, task: ShardTask[R], shards: Sequence[str]) -> Iterator[Outcome[R]]:
         """Yield one outcome per shard, in completion order."""
 
 
-ENGINES: Registry[type[Engine]] = Registry("engine")
+def make_engine(config: EngineConfig, stage: str, *, cpus: float = 1.0) -> Engine:
+    """The engine that runs ``stage``'s shards (``config.workers`` local processes, or Ray actors).
 
-
-def build_engine(kind: str, **options: Any) -> Engine:
-    return ENGINES.get(kind)(**options)
+    ``cpus``: CPU cores one worker of this stage needs when ``engine.resources.<stage>.cpus`` is unset.
+    """
+    resources = config.stage(stage)
+    if resources.cpus is None:
+        resources = dataclasses.replace(resources, cpus=cpus)
+    engine: Engine = ENGINES.get(config.kind).from_config(config, resources)
+    return engine

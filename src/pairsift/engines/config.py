@@ -4,6 +4,7 @@ In a recipe::
 
     engine:
       kind: ray              # local (default) or ray
+      workers: 1             # local: shards run in parallel processes, for every stage
       address: null          # ray: null = Ray's own resolution (RAY_ADDRESS, a `ray start` cluster on
                              # this machine, else a new local Ray); "auto", "ray://head:10001", "local"
       retries: 2             # extra attempts of a failed shard before it is reported
@@ -11,7 +12,7 @@ In a recipe::
         score: {cpus: 2, gpus: 0.25, actors: 16}
         embed: {cpus: 5, gpus: 1, batch_size: 512}
 
-The engine, its address, retries, ``cpus``, ``gpus`` and ``actors`` only say *where* shards run; they
+The engine, its workers, address, retries, ``cpus``, ``gpus`` and ``actors`` only say *where* shards run; they
 never change a result, so a run may be resumed with another engine or other resources. ``batch_size``
 (embedding only) is the stage's own batch size option: like ``pairsift embed --batch-size``, it changes
 the embeddings' last bits.
@@ -25,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pairsift.engines.base import ENGINES, Engine
+from pairsift.engines.registry import ENGINES
 from pairsift.errors import ConfigError
 
 #: The per-shard stages; for those where ``batch_size`` is no resource, why not.
@@ -67,9 +68,11 @@ class Resources:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Where per-shard stages run: ``kind`` (an engine name), the Ray address, retries, resources."""
+    """Where per-shard stages run: ``kind`` (an engine name), local worker processes, the Ray address,
+    retries, per-stage resources."""
 
     kind: str = "local"
+    workers: int = 1
     address: str | None = None
     retries: int = 2
     resources: Mapping[str, Resources] = field(default_factory=dict)
@@ -77,6 +80,8 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.kind not in ENGINES:
             raise ConfigError(f"unknown engine {self.kind!r}; available: {', '.join(ENGINES.names())}")
+        if not _integer(self.workers) or self.workers < 1:
+            raise ConfigError(f"engine.workers must be an integer >= 1, got {self.workers!r}")
         if self.address is not None and not isinstance(self.address, str):
             raise ConfigError(f"engine.address must be a string, got {self.address!r}")
         if not _integer(self.retries) or self.retries < 0:
@@ -118,6 +123,7 @@ class EngineConfig:
             raise ConfigError(f"{where}.resources must be a mapping of stage -> resources, got {resources!r}")
         return cls(
             kind=str(raw.get("kind", "local")),
+            workers=raw.get("workers", 1),
             address=raw.get("address"),
             retries=raw.get("retries", 2),
             resources={str(k): _resources(v, f"{where}.resources.{k}") for k, v in resources.items()},
@@ -126,6 +132,7 @@ class EngineConfig:
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "workers": self.workers,
             "address": self.address,
             "retries": self.retries,
             "resources": {k: dataclasses.asdict(v) for k, v in sorted(self.resources.items())},
@@ -144,18 +151,6 @@ def _resources(raw: Any, where: str) -> Resources:
     if unknown:
         raise ConfigError(f"unknown {where} keys {sorted(unknown)}; expected {sorted(known)}")
     return Resources(**raw)
-
-
-def make_engine(config: EngineConfig, stage: str, *, workers: int = 1, cpus: float = 1.0) -> Engine:
-    """The engine that runs ``stage``'s shards.
-
-    ``workers``: parallel processes of the local engine (the stage's own ``workers`` option);
-    ``cpus``: CPU cores one worker of this stage needs when ``engine.resources.<stage>.cpus`` is unset.
-    """
-    resources = config.stage(stage)
-    if resources.cpus is None:
-        resources = dataclasses.replace(resources, cpus=cpus)
-    return ENGINES.get(config.kind).from_config(config, resources, workers=workers)
 
 
 def _number(value: Any) -> bool:

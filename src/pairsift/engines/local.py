@@ -8,12 +8,11 @@ import os
 import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from pairsift.engines.base import ENGINES, Engine, Outcome, ShardFailure, ShardTask, describe_error
-
-if TYPE_CHECKING:
-    from pairsift.engines.config import EngineConfig, Resources
+from pairsift.engines.base import Engine, Outcome, ShardFailure, ShardTask, describe_error
+from pairsift.engines.config import EngineConfig, Resources
+from pairsift.engines.registry import ENGINES
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -44,9 +43,9 @@ class LocalEngine(Engine):
         self.workers = workers
 
     @classmethod
-    def from_config(cls, config: EngineConfig, resources: Resources, *, workers: int) -> LocalEngine:
-        """``workers`` processes; Ray resources (actors, cpus, gpus) do not apply here."""
-        return cls(workers)
+    def from_config(cls, config: EngineConfig, resources: Resources) -> LocalEngine:
+        """``engine.workers`` processes; Ray resources (actors, cpus, gpus) do not apply here."""
+        return cls(config.workers)
 
     def map(self, task: ShardTask[R], shards: Sequence[str]) -> Iterator[Outcome[R]]:
         if not shards:

@@ -22,13 +22,12 @@ import math
 import os
 import re
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from pairsift.engines.base import ENGINES, Engine, Outcome, ShardFailure, ShardTask, describe_error
+from pairsift.engines.base import Engine, Outcome, ShardFailure, ShardTask, describe_error
+from pairsift.engines.config import EngineConfig, Resources
+from pairsift.engines.registry import ENGINES
 from pairsift.errors import ConfigError
-
-if TYPE_CHECKING:
-    from pairsift.engines.config import EngineConfig, Resources
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -97,8 +96,8 @@ class RayEngine(Engine):
         self.retries = retries
 
     @classmethod
-    def from_config(cls, config: EngineConfig, resources: Resources, *, workers: int) -> RayEngine:
-        """Actors and their resources from the stage's ``resources``; ``workers`` is local-only."""
+    def from_config(cls, config: EngineConfig, resources: Resources) -> RayEngine:
+        """Actors and their resources from the stage's ``resources``; ``engine.workers`` is local-only."""
         return cls(
             address=config.address,
             cpus=resources.cpus if resources.cpus is not None else 1.0,

@@ -12,9 +12,7 @@ from typing import IO, Any
 import fsspec
 from fsspec.core import url_to_fs
 
-
-class InputError(ValueError):
-    """User input that cannot be used; the message names the file, row or key."""
+from pairsift.errors import InputError
 
 
 def resolve(url: str) -> tuple[fsspec.AbstractFileSystem, str]:

@@ -20,7 +20,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from pairsift.data import OK
-from pairsift.io.fs import InputError
+from pairsift.errors import InputError
 from pairsift.io.raw import RawInput, RawSample
 
 # --- per-row statuses of an embedding run (in the order they are checked) ----------------------

@@ -23,7 +23,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pairsift.io.fs import InputError, display, open_input, resolve
+from pairsift.errors import InputError
+from pairsift.io.fs import display, open_input, resolve
 from pairsift.io.tars import read_samples
 from pairsift.registry import Registry
 

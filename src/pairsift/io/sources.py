@@ -8,21 +8,36 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from pairsift.config import SourceConfig
-from pairsift.data import ALT_TEXT, IMAGE, TEXT, EmbeddingBatch, image_key, text_key
+from pairsift.data import ALT_TEXT, IMAGE, TEXT, EmbeddingBatch, PoolReader, image_key, text_key
+from pairsift.errors import InputError
 from pairsift.io.arrays import check_matrix, list_column_to_matrix, widen_empty
-from pairsift.io.fs import InputError, display, join, open_input, resolve
+from pairsift.io.fs import display, join, open_input, resolve
+from pairsift.params import check_types
 from pairsift.registry import Registry
-from pairsift.scorers.base import PoolReader
 
 logger = logging.getLogger(__name__)
 
 SOURCES: Registry[type[Source]] = Registry("source")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where shards come from. ``kind`` is a source registry name, or ``auto``."""
+
+    kind: str = "auto"
+    uid_column: str = "uid"
+    image_column: str = "image_embedding"
+    text_column: str = "text_embedding"
+    alt_text_column: str = "text"  #: the caption string (SIEVE reads it), in both source kinds
+
+    def __post_init__(self) -> None:
+        check_types(self, "source")
 
 
 class Source(PoolReader):

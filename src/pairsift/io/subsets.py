@@ -10,72 +10,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from pairsift.data import format_uids, parse_uids
-from pairsift.io.fs import InputError, atomic_write
+from pairsift.errors import InputError
+from pairsift.io.fs import atomic_write
+from pairsift.uids import SUBSET_DTYPE, from_keys, is_sorted, sort_keys, to_hex
 
 logger = logging.getLogger(__name__)
 
-SUBSET_DTYPE = np.dtype("u8,u8")
 _NPY_MAGIC = b"\x93NUMPY"
-
-
-def from_keys(keys: np.ndarray) -> np.ndarray:
-    """``(n, 2)`` uint64 ``(hi, lo)`` keys -> structured ``u8,u8`` array (unsorted)."""
-    out = np.empty(len(keys), dtype=SUBSET_DTYPE)
-    if len(keys):
-        out["f0"], out["f1"] = keys[:, 0], keys[:, 1]
-    return out
-
-
-def to_keys(subset: np.ndarray) -> np.ndarray:
-    """Structured ``u8,u8`` array -> ``(n, 2)`` uint64 keys."""
-    return np.stack([subset["f0"], subset["f1"]], axis=1) if len(subset) else np.zeros((0, 2), np.uint64)
-
-
-def from_hex(uids: np.ndarray | list[str], where: str = "uids") -> np.ndarray:
-    """32-hex uid strings -> structured array; a malformed uid is an error naming its position."""
-    keys, ok = parse_uids(np.asarray(uids, dtype=object))
-    if not ok.all():
-        bad = int(np.flatnonzero(~ok)[0])
-        raise InputError(f"{where}: entry {bad} is not a 32-hex uid: {np.asarray(uids, dtype=object)[bad]!r}")
-    return from_keys(keys)
-
-
-def to_hex(subset: np.ndarray) -> np.ndarray:
-    return format_uids(to_keys(subset))
-
-
-def is_sorted(subset: np.ndarray) -> bool:
-    """Ascending by (hi, lo), duplicates allowed."""
-    if len(subset) < 2:
-        return True
-    first, second = subset.dtype.names or ("f0", "f1")
-    hi, lo = subset[first], subset[second]
-    up = hi[1:] > hi[:-1]
-    same = hi[1:] == hi[:-1]
-    return bool((up | (same & (lo[1:] >= lo[:-1]))).all())
-
-
-def sort_keys(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
-    """A sorted structured subset from ``hi`` and ``lo`` uint64 columns (both consumed).
-
-    Sorts by ``hi`` (fast numeric sort), then orders ``lo`` inside the rare runs of equal ``hi``;
-    about 4 × 8 bytes per uid at the peak instead of the much slower structured (void) sort.
-    """
-    order = np.argsort(hi, kind="quicksort")
-    hi = hi[order]
-    lo = lo[order]
-    del order
-    same = np.flatnonzero(hi[1:] == hi[:-1])
-    if len(same):
-        rows = np.union1d(same, same + 1)
-        lo[rows] = lo[rows][np.lexsort((lo[rows], hi[rows]))]
-    out = np.empty(len(hi), dtype=SUBSET_DTYPE)
-    out["f0"], out["f1"] = hi, lo
-    return out
 
 
 def write_subset(path: str | Path, subset: np.ndarray) -> Path:
@@ -183,3 +128,40 @@ _BIG_ENDIAN = np.dtype([("f0", ">u8"), ("f1", ">u8")])
 
 def _sortable_bytes(subset: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(subset).astype(_BIG_ENDIAN)).view("S16")
+
+
+def coverage(
+    subset: np.ndarray, found_files: list[Path], chunk: int = 1 << 22, examples: int = 10
+) -> dict[str, Any]:
+    """Distinct subset uids, how many were found in the tars, how many are missing (and the first few).
+
+    Memory: one byte per subset row plus one chunk, whatever the subset size.
+    """
+    hit = np.zeros(len(subset), dtype=bool)
+    for path in found_files:
+        keys = np.load(path, allow_pickle=False).astype(SUBSET_DTYPE)
+        where = np.searchsorted(subset, keys, "left")
+        inside = where < len(subset)
+        where, keys = where[inside], keys[inside]
+        hit[where[np.asarray(subset[where]) == keys]] = True
+    distinct = found = 0
+    missing_examples: list[str] = []
+    for start in range(0, len(subset), chunk):
+        rows = np.asarray(subset[max(start - 1, 0) : start + chunk])
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = rows[1:] != rows[:-1]
+        if start:
+            first = first[1:]
+        positions = np.flatnonzero(first) + start
+        distinct += len(positions)
+        found += int(hit[positions].sum())
+        if len(missing_examples) < examples:
+            missing = positions[~hit[positions]][: examples - len(missing_examples)]
+            missing_examples += [str(u) for u in to_hex(np.asarray(subset[missing]))]
+    return {
+        "subset_rows": len(subset),
+        "subset_uids": distinct,
+        "found_uids": found,
+        "missing_uids": distinct - found,
+        "missing_examples": missing_examples,
+    }

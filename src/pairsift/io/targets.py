@@ -9,8 +9,9 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from pairsift.data import image_key, normalize_rows
+from pairsift.errors import InputError
 from pairsift.io.arrays import check_matrix, list_column_to_matrix
-from pairsift.io.fs import InputError, display, open_input, resolve
+from pairsift.io.fs import display, open_input, resolve
 
 
 def load_targets(url: str, *, key: str | None = None, family: str | None = None) -> np.ndarray:

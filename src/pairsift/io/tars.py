@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from pairsift.io.fs import InputError, open_input, resolve
+from pairsift.errors import InputError
+from pairsift.io.fs import open_input, resolve
 
 logger = logging.getLogger(__name__)
 

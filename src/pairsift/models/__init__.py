@@ -1,15 +1,6 @@
-"""Encoders for embedding raw image–text data: model ids, open_clip and transformers backends."""
+"""Every model pairsift runs, by user-facing id: CLIP encoders (:mod:`~pairsift.models.encoders`, with the
+open_clip and transformers backends), image captioners (:mod:`~pairsift.models.captioners`) and sentence
+encoders (:mod:`~pairsift.models.sentence`); ids are parsed in :mod:`~pairsift.models.ids`.
 
-from pairsift.models.encoders import ENCODERS, Encoder, load_encoder
-from pairsift.models.ids import MODEL_IDS, ModelIdError, ModelSpec, family_of, parse_model_id
-
-__all__ = [
-    "ENCODERS",
-    "MODEL_IDS",
-    "Encoder",
-    "ModelIdError",
-    "ModelSpec",
-    "family_of",
-    "load_encoder",
-    "parse_model_id",
-]
+This package imports nothing itself, so that torch-free modules (caption settings, ids) stay torch-free.
+"""

@@ -6,10 +6,11 @@ Captioner ids:
 |---|---|
 | ``Salesforce/blip-image-captioning-base`` (default) | any BLIP or vision-encoder-decoder repo on the hub |
 | ``/path/to/dir`` | a ``save_pretrained`` directory of such a model (with its processor files) |
-| ``pairsift:tiny-world-captioner`` | the tiny BLIP shipped in the package (:mod:`pairsift.captioner`) |
+| ``pairsift:<name>`` | a captioner shipped by a plugin, e.g. ``pairsift:tiny-world-captioner`` |
 
 An ``hf:`` prefix is accepted and ignored. The architecture is read from the model's ``config.json``
-(``model_type``) and looked up in :data:`ARCHITECTURES`; a new one is one entry there.
+(``model_type``) and looked up in :data:`ARCHITECTURES`; a new one is one entry there. Shipped
+captioners are :data:`SHIPPED_CAPTIONERS` entries: id -> the directory that holds the weights.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from typing import Any
 import torch
 from PIL import Image
 
-from pairsift.caption_settings import DEFAULT_CAPTIONER, CaptionSettings, batch_seed
-from pairsift.compute import Compute
-from pairsift.config import ConfigError
+from pairsift.device import Compute
+from pairsift.errors import ConfigError
+from pairsift.models.caption_settings import DEFAULT_CAPTIONER, CaptionSettings, batch_seed
 from pairsift.registry import Registry
 
-BUNDLED_CAPTIONERS = {"pairsift:tiny-world-captioner": "tiny_world"}
+#: ``pairsift:<name>`` captioner id -> a function returning its ``save_pretrained`` directory
+SHIPPED_CAPTIONERS: Registry[Callable[[], Path]] = Registry("shipped captioner")
 
 
 class Captioner(ABC):
@@ -162,16 +164,14 @@ def resolve_captioner(model_id: str) -> str:
         raise ConfigError(
             "empty captioner id; expected a hub repo id, a directory or pairsift:tiny-world-captioner"
         )
-    if name in BUNDLED_CAPTIONERS:
-        from pairsift.captioner import WEIGHTS_DIR
-
-        if not (WEIGHTS_DIR / "config.json").is_file():
-            raise ConfigError(
-                f"{name}: the shipped weights are missing from {WEIGHTS_DIR}; reinstall pairsift"
-            )
-        return str(WEIGHTS_DIR)
     if name.startswith("pairsift:"):
-        raise ConfigError(f"{name}: no such bundled captioner; available: {', '.join(BUNDLED_CAPTIONERS)}")
+        if name not in SHIPPED_CAPTIONERS:
+            shipped = ", ".join(SHIPPED_CAPTIONERS.names()) or "none"
+            raise ConfigError(f"{name}: no such shipped captioner; available: {shipped}")
+        directory = SHIPPED_CAPTIONERS.get(name)()
+        if not (directory / "config.json").is_file():
+            raise ConfigError(f"{name}: the shipped weights are missing from {directory}; reinstall pairsift")
+        return str(directory)
     return name
 
 

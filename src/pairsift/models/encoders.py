@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from pairsift.compute import Compute
+from pairsift.device import Compute
 from pairsift.models.ids import ModelSpec, parse_model_id
 from pairsift.registry import Registry
 
@@ -74,19 +74,16 @@ class Encoder(ABC):
         return F.normalize(out.float(), dim=-1).cpu()
 
 
-#: backend name -> loader ``(spec, compute) -> Encoder``.
-ENCODERS: Registry[Callable[[ModelSpec, Compute], Encoder]] = Registry("model backend")
+#: backend name -> loader ``(spec, compute) -> Encoder``; each backend module registers its own.
+ENCODERS: Registry[Callable[[ModelSpec, Compute], Encoder]] = Registry(
+    "model backend", modules=("pairsift.models.openclip", "pairsift.models.hf")
+)
 
 
 def load_encoder(model_id: str | ModelSpec, compute: Compute | None = None) -> Encoder:
     """Load the model named by ``model_id`` onto ``compute``'s device, in its matmul precision."""
     spec = parse_model_id(model_id) if isinstance(model_id, str) else model_id
-    _import_backends()
     return ENCODERS.get(spec.backend)(spec, compute or Compute.resolve("cpu"))
-
-
-def _import_backends() -> None:
-    from pairsift.models import bundled, hf, openclip  # noqa: F401  (registers the loaders)
 
 
 def pick(output: Any) -> torch.Tensor:

@@ -8,10 +8,12 @@
 | ``open_clip:hf-hub:<org/repo>`` | an open_clip model on the Hugging Face hub |
 | ``open_clip:local-dir:<dir>`` | a directory with ``open_clip_config.json`` and weights |
 | ``hf:<org/repo or dir>`` | a transformers CLIP or SigLIP model (``AutoModel``) |
-| ``pairsift:tiny-world`` | the tiny teacher CLIP shipped in the package (``pairsift.teacher``) |
+| ``pairsift:tiny-world`` | the tiny world's teacher CLIP (registered by the world plugin) |
 
 A new kind of id is one :data:`MODEL_IDS` entry: a function from the text after ``<prefix>:`` to a
-:class:`ModelSpec`.
+:class:`ModelSpec` (and, for a new backend, one :data:`~pairsift.models.encoders.ENCODERS` loader).
+:data:`TEMPERATURES` holds the learned temperature of the teachers whose embedding family is known,
+the default τ of negCLIPLoss.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ class ModelSpec:
 
 MODEL_IDS: Registry[Callable[[str], ModelSpec]] = Registry("model id prefix")
 
+#: embedding family -> its teacher's learned temperature τ = 1 / logit scale (a function: it may read a file)
+TEMPERATURES: Registry[Callable[[], float]] = Registry("embedding family")
+
+
+@TEMPERATURES.register("l14")
+@TEMPERATURES.register("b32")
+def _openai_clip_tau() -> float:
+    """OpenAI CLIP ViT-L/14 and ViT-B/32 (DataComp's families): learned logit scale 100."""
+    return 0.01
+
 
 class ModelIdError(ValueError):
     """A model id that cannot be parsed; the message says what was expected."""
@@ -67,17 +79,6 @@ def _hf(rest: str) -> ModelSpec:
     if not rest:
         raise ModelIdError("hf: expected hf:<org/repo> or hf:<local directory>")
     return ModelSpec("hf", rest)
-
-
-#: models shipped inside the package, by name
-BUNDLED = ("tiny-world",)
-
-
-@MODEL_IDS.register("pairsift")
-def _bundled(rest: str) -> ModelSpec:
-    if rest not in BUNDLED:
-        raise ModelIdError(f"pairsift:{rest}: no such bundled model; available: {', '.join(BUNDLED)}")
-    return ModelSpec("pairsift", rest)
 
 
 def parse_model_id(model_id: str) -> ModelSpec:

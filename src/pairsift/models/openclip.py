@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from pairsift.compute import Compute
+from pairsift.device import Compute
 from pairsift.models.encoders import ENCODERS, Encoder
 from pairsift.models.ids import ModelSpec
 

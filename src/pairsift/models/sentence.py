@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from pairsift.compute import Compute
-from pairsift.config import ConfigError
+from pairsift.device import Compute
+from pairsift.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pairsift.io.fs import InputError, atomic_write
+from pairsift.errors import InputError
+from pairsift.io.fs import atomic_write
 from pairsift.report.cards import build_cards
 from pairsift.report.config import ReportConfig
 from pairsift.report.galleries import score_galleries, status_gallery, subset_galleries
@@ -69,12 +70,6 @@ def build_report(config: ReportConfig) -> ReportSummary:
     )
     logger.info("report %s: %.2f MB in %.1fs", summary.output, summary.bytes / 1e6, summary.seconds)
     return summary
-
-
-def demo_report(run_dir: str | Path, output: str | Path) -> str:
-    """Write the report of a demo run (its subsets, images and labels found as usual); one line about it."""
-    summary = build_report(ReportConfig(run_dir=str(run_dir), output=str(output)))
-    return f"report: {summary.output} ({summary.bytes / 1e6:.1f} MB): open it in a browser"
 
 
 def find_images(info: RunInfo, given: str | None) -> str | None:

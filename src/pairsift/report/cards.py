@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from pairsift.data import STATUS_COLUMN, UID_COLUMN, parse_uids
-from pairsift.io.fs import InputError, join, open_input, resolve
+from pairsift.data import STATUS_COLUMN, UID_COLUMN
+from pairsift.errors import InputError
+from pairsift.io.fs import join, open_input, resolve
 from pairsift.io.raw import TEXT_FIELDS
 from pairsift.progress import track
 from pairsift.report.gather import ReportData
 from pairsift.report.thumbnails import ImageShards, Thumbnail
+from pairsift.uids import parse_uids
 
 logger = logging.getLogger(__name__)
 

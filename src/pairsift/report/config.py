@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pairsift.config import ConfigError
+from pairsift.errors import ConfigError
 
 
 @dataclass(frozen=True)

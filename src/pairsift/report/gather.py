@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pairsift.data import OK, STATUS_COLUMN, UID_COLUMN, parse_uids
-from pairsift.io.fs import InputError
+from pairsift.data import OK, STATUS_COLUMN, UID_COLUMN
+from pairsift.errors import InputError
 from pairsift.progress import track
 from pairsift.report.config import ReportConfig
 from pairsift.report.galleries import Gallery, ShardView
@@ -25,6 +25,7 @@ from pairsift.report.run_info import RunInfo
 from pairsift.report.sampling import KBest
 from pairsift.report.selections import Selection
 from pairsift.report.stats import Correlation, Histogram, LabelCounts, Moments, Overlap, spearman
+from pairsift.uids import parse_uids
 
 
 @dataclass

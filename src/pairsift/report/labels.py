@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from pairsift.data import UID_COLUMN, parse_uids
-from pairsift.io.fs import InputError
+from pairsift.data import UID_COLUMN
+from pairsift.errors import InputError
+from pairsift.uids import parse_uids
 
 DEFAULT_COLUMN = "kind"
 _BIG_ENDIAN = np.dtype([("hi", ">u8"), ("lo", ">u8")])

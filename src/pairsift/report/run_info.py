@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pairsift.config import ConfigError
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
+from pairsift.errors import ConfigError
 from pairsift.select.tables import ScoreTables
 
 #: The scatter plot's default axes when the run has them (the comparison the paper makes).

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from pairsift.io.fs import InputError
-from pairsift.io.subsets import SubsetIndex, from_keys, read_subset
+from pairsift.errors import InputError
+from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.select.rules import parse_rule
+from pairsift.uids import from_keys
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from pairsift.io.fs import InputError
+from pairsift.errors import InputError
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.progress import track
 

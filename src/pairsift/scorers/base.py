@@ -8,16 +8,25 @@ score (:meth:`Scorer.output_columns`, :meth:`Scorer.score_columns`), e.g. SIEVE'
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from pairsift.compute import Compute
-from pairsift.data import EmbeddingBatch
+from pairsift.data import EmbeddingBatch, PoolReader
+from pairsift.device import Compute
 from pairsift.registry import Registry
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    """Something a scorer reads that a stage makes: ``stage`` names the stage (e.g. ``caption``),
+    ``options`` are that stage's config fields. The score stage makes it before scoring any shard."""
+
+    stage: str
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 class Scorer(ABC):
@@ -61,6 +70,10 @@ class Scorer(ABC):
         """Pickle parameters only: state loaded by :meth:`setup` (attributes ending in ``_``) stays behind."""
         return {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
 
+    def prerequisites(self, *, seed: int, precision: str) -> tuple[Prerequisite, ...]:
+        """What a stage must make before this scorer can read it (default: nothing)."""
+        return ()
+
     def setup(self, compute: Compute, *, family: str) -> None:  # noqa: B027 - optional hook
         """Load heavy state (targets, models). Called once per worker before scoring."""
 
@@ -97,19 +110,11 @@ class PoolScorer(Scorer):
         """
 
 
-class PoolReader(ABC):
-    """Re-iterable access to a pool's shards, one :class:`EmbeddingBatch` at a time."""
-
-    @abstractmethod
-    def shards(self) -> list[str]:
-        """Shard names in processing order."""
-
-    @abstractmethod
-    def read(self, shard: str, requires: frozenset[str]) -> EmbeddingBatch:
-        """Load one shard with the requested modalities."""
-
-
-SCORERS: Registry[type[Scorer]] = Registry("scorer")
+#: the built-in scorers, one module each; they register themselves as they load
+BUILTIN = tuple(
+    f"pairsift.scorers.{m}" for m in ("clip_score", "neg_clip_loss", "norm_sim", "norm_sim_d", "sieve")
+)
+SCORERS: Registry[type[Scorer]] = Registry("scorer", modules=BUILTIN)
 
 
 def register(kind: str) -> Any:
@@ -129,30 +134,3 @@ def build_scorer(kind: str, params: dict[str, Any]) -> Scorer:
         return cls(**params)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"scorer {kind!r}: {exc}") from exc
-
-
-def int_param(name: str, value: Any, *, minimum: int) -> int:
-    """An integer parameter (``10`` or ``"10"``), at least ``minimum``, or an error naming it."""
-    try:
-        number = int(value)
-        exact = not isinstance(value, bool) and number == float(value)
-    except (TypeError, ValueError):
-        exact = False
-    if not exact:
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if number < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return number
-
-
-def float_param(name: str, value: Any, *, low: float, high: float = math.inf) -> float:
-    """A float parameter in ``(low, high]``, or an error naming it."""
-    try:
-        number = float(value)
-        ok = not isinstance(value, bool) and low < number <= high
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not ok:
-        bounds = f"> {low}" if math.isinf(high) else f"in ({low}, {high}]"
-        raise ValueError(f"{name} must be {bounds}, got {value!r}")
-    return number

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from pairsift.compute import Compute
 from pairsift.data import IMAGE, TEXT, EmbeddingBatch, select_rows
+from pairsift.device import Compute
 from pairsift.scorers.base import Scorer, register
 
 

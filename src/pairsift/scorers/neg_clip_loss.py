@@ -19,23 +19,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from pairsift.compute import Compute
 from pairsift.data import IMAGE, TEXT, EmbeddingBatch, select_rows
-from pairsift.scorers.base import Scorer, float_param, int_param, register
-
-#: τ of teachers we know. OpenAI CLIP's learned logit scale is 100.
-FAMILY_TEMPERATURE = {"l14": 0.01, "b32": 0.01}
-#: the bundled teacher's family; its τ is read from the shipped config
-TEACHER_FAMILY = "tiny_world"
+from pairsift.device import Compute
+from pairsift.models.ids import TEMPERATURES
+from pairsift.params import float_param, int_param
+from pairsift.scorers.base import Scorer, register
 
 
 def family_temperature(family: str) -> float:
-    """The teacher's own τ for a known embedding family, else :data:`DEFAULT_TAU`."""
-    if family == TEACHER_FAMILY:
-        from pairsift.teacher import teacher_tau
-
-        return teacher_tau()
-    return FAMILY_TEMPERATURE.get(family, DEFAULT_TAU)
+    """The teacher's own τ for a known embedding family (:data:`~pairsift.models.ids.TEMPERATURES`),
+    else :data:`DEFAULT_TAU`."""
+    if family in TEMPERATURES:
+        return TEMPERATURES.get(family)()
+    return DEFAULT_TAU
 
 
 DEFAULT_TAU = 0.01

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from pairsift.compute import Compute
 from pairsift.data import IMAGE, EmbeddingBatch, select_rows
-from pairsift.io.fs import InputError
+from pairsift.device import Compute
+from pairsift.errors import InputError
 from pairsift.io.targets import load_targets
 from pairsift.scorers.base import Scorer, register
 

@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from pairsift.compute import Compute
-from pairsift.data import IMAGE, TEXT
-from pairsift.scorers.base import PoolReader, PoolScorer, float_param, int_param, register
+from pairsift.data import IMAGE, TEXT, PoolReader
+from pairsift.device import Compute
+from pairsift.params import float_param, int_param
+from pairsift.scorers.base import PoolScorer, register
 from pairsift.scorers.clip_score import own_similarity
 from pairsift.scorers.norm_sim import gram, quadratic_form
-from pairsift.select.topk import top_k_masks
+from pairsift.scorers.top_k import top_k_masks
 
 CHUNK_ROWS = 65536
 

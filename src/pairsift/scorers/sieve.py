@@ -9,9 +9,8 @@ For row ``i`` with alt-text ``t_i`` and cached captions ``c_i1 … c_iK`` (``pai
 where ``k*`` is the first caption reaching the max (its text as captioned, before masking). Rows whose
 image could not be captioned (see the cache's ``status``), or whose uid is not in the cache, get NaN.
 
-When ``images=`` names the raw input and a shard has no cached captions yet, the scorer captions it
-(the same code and seeds as ``pairsift caption``) and writes the cache, so that one ``pairsift run``
-does everything and a later rescoring (another mask, another text model) never re-captions.
+When ``images=`` names the raw input, the score stage first runs the caption stage for the shards
+not cached yet (:meth:`Sieve.prerequisites`); the scorer itself only reads the cache.
 
 Cost: one sentence embedding per distinct (masked) text of the shard, then ``K·d`` flops per row.
 """
@@ -25,13 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from pairsift.caption_settings import DEFAULT_CAPTIONER, CaptionSettings
-from pairsift.compute import Compute
 from pairsift.data import ALT_TEXT, EmbeddingBatch
-from pairsift.io.fs import InputError
+from pairsift.device import Compute
+from pairsift.errors import InputError
+from pairsift.models.caption_settings import DEFAULT_CAPTIONER, CaptionSettings
 from pairsift.models.sentence import DEFAULT_TEXT_MODEL, SentenceEncoder, load_text_model
-from pairsift.scorers.base import Scorer, int_param, register
-from pairsift.text_masking import MASKERS, masker
+from pairsift.params import int_param
+from pairsift.scorers.base import Prerequisite, Scorer, register
+from pairsift.scorers.text_masking import MASKERS, masker
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +87,29 @@ class Sieve(Scorer):
     def output_columns(self) -> tuple[str, ...]:
         return (self.column, f"{self.column}_mean", f"{self.column}_caption")
 
+    def prerequisites(self, *, seed: int, precision: str) -> tuple[Prerequisite, ...]:
+        """With ``images=``, the caption stage makes the shards missing from the cache (same settings and
+        seeds as ``pairsift caption``), so one ``pairsift run`` does everything and a later rescoring
+        (another mask, another text model) never captions again."""
+        if self.images is None:
+            return ()
+        options = {
+            "input": self.images,
+            "output": self.captions,
+            "model": self.captioner,
+            "settings": CaptionSettings(num_captions=self.num_captions),
+            "seed": seed,
+            "batch_size": self.caption_batch_size,
+            "precision": precision,
+            "num_workers": 0,
+        }
+        return (Prerequisite("caption", options),)
+
     def setup(self, compute: Compute, *, family: str) -> None:
         """Models load on first use: a driver that only plans the run never loads them."""
         self.compute_ = compute
         self.encoder_: SentenceEncoder | None = None
         self.mask_: Callable[[str], str] = masker(self.mask)
-        self.captioner_: Any = None
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self.encoder_ is None:
@@ -121,7 +138,7 @@ class Sieve(Scorer):
         self, batch: EmbeddingBatch, valid: np.ndarray, seed: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         assert batch.alt_text is not None
-        cached, listed = self._cached_captions(batch.shard, seed)
+        cached, listed = self._cached_captions(batch.shard)
         alt_texts = batch.alt_text[valid]
         per_row = [cached.get(uid) for uid in batch.uids[valid]]
         unlisted = sum(uid not in listed for uid in batch.uids[valid])
@@ -141,58 +158,22 @@ class Sieve(Scorer):
             )
         return sieve_columns(alt_texts, per_row, self.mask_, self._encode)
 
-    def _cached_captions(self, shard: str, seed: int) -> tuple[dict[str, list[str]], set[str]]:
+    def _cached_captions(self, shard: str) -> tuple[dict[str, list[str]], set[str]]:
         """uid -> captions of the shard's captioned rows (``status == ok``), and every uid in the cache."""
-        from pairsift.caption import read_captions
+        from pairsift.io.captions import read_captions
 
         path = Path(self.captions) / f"{shard}.parquet"
         if not path.exists():
-            self._caption_shard(shard, seed, path)
+            raise InputError(
+                f"{path}: no cached captions for shard {shard!r}; run `pairsift caption` into "
+                f"{self.captions} first, or give the scorer images=<raw input> to caption it"
+            )
         table = read_captions(path)
         uids = table.column("uid").to_pylist()
         status = table.column("status").to_pylist()
         texts = table.column("captions").to_pylist()
         captioned = {u: list(t) for u, s, t in zip(uids, status, texts, strict=True) if s == "ok" and t}
         return captioned, set(uids)
-
-    def _caption_shard(self, shard: str, seed: int, path: Path) -> None:
-        from pairsift.caption import CaptionConfig, caption_shard, check_manifest, write_captions
-        from pairsift.io.raw import open_raw_input
-        from pairsift.models.captioners import load_captioner
-
-        if self.images is None:
-            raise InputError(
-                f"{path}: no cached captions for shard {shard!r}; run `pairsift caption` into "
-                f"{self.captions} first, or give the scorer images=<raw input> to caption it"
-            )
-        config = CaptionConfig(
-            input=self.images,
-            output=self.captions,
-            model=self.captioner,
-            settings=CaptionSettings(num_captions=self.num_captions),
-            seed=seed,
-            batch_size=self.caption_batch_size,
-            precision=_precision_name(self.compute_),
-            num_workers=0,
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        check_manifest(path.parent, config)
-        source = open_raw_input(self.images)
-        if shard not in source.shards():
-            raise InputError(
-                f"{self.images}: no raw shard {shard!r} to caption (shards: {len(source.shards())})"
-            )
-        if self.captioner_ is None:
-            self.captioner_ = load_captioner(self.captioner, self.compute_)
-        logger.info("captioning shard %s with %s", shard, self.captioner)
-        table, _ = caption_shard(source, shard, self.captioner_, config)
-        write_captions(path, table)
-
-
-def _precision_name(compute: Compute) -> str:
-    from pairsift.compute import PRECISIONS
-
-    return next(k for k, v in PRECISIONS.items() if v == compute.matmul_dtype)
 
 
 def sieve_columns(

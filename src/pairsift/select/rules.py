@@ -13,7 +13,7 @@ import numpy as np
 
 from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.registry import Registry
-from pairsift.select.kth import top_k
+from pairsift.select.exact_top_k import top_k
 from pairsift.select.state import SelectionState
 
 

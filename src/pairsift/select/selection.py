@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from pairsift.io.fs import atomic_write
-from pairsift.io.subsets import SUBSET_DTYPE, sort_keys, write_subset
+from pairsift.io.subsets import write_subset
 from pairsift.select.fusion import Fusion
 from pairsift.select.rules import Rule, Step, parse_rule
 from pairsift.select.state import SelectionState
 from pairsift.select.tables import ScoreTables
+from pairsift.uids import SUBSET_DTYPE, sort_keys
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pairsift.data import STATUS_COLUMN, UID_COLUMN, parse_uids
-from pairsift.io.fs import InputError
-from pairsift.run_dir import RunDir
+from pairsift.data import STATUS_COLUMN, UID_COLUMN
+from pairsift.errors import InputError
+from pairsift.io.run_dir import RunDir
+from pairsift.uids import parse_uids
 
 
 class ScoreTables:

@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pairsift.io.fs import InputError, atomic_write
+from pairsift.errors import InputError
+from pairsift.io.fs import atomic_write
 from pairsift.world import noise
 from pairsift.world.attributes import ATTRIBUTES, VALUES, sample_scene
 from pairsift.world.pool import TASK_STREAM, Record, encode, make_uids, plan_pool, sample_files

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pairsift.data import format_uids
+from pairsift.uids import format_uids
 from pairsift.world import captions, noise
 from pairsift.world.attributes import ATTRIBUTES, Scene, other_value, sample_scene
 from pairsift.world.render import render_scene

@@ -1,1 +1,0 @@
-"""Subcommands of the ``pairsift`` command line, one module each."""

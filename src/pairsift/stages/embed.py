@@ -1,0 +1,253 @@
+"""``embed``: raw image–text shards -> a DataComp-layout pool; ``embed_targets``: images -> a target ``.npy``.
+
+Per input shard ``S`` the pool gets ``OUT/S.npz`` (``<family>_img``, ``<family>_txt``, L2-normalised,
+NaN rows where an image or caption could not be embedded) and then ``OUT/S.parquet`` (``uid``, ``key``,
+``text``, ``url``, ``original_width``, ``original_height``, ``status``), each written atomically. The
+parquet is the completion marker: a rerun skips shards whose parquet exists.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pairsift.data import image_key, text_key
+from pairsift.device import Compute
+from pairsift.engines import EngineConfig
+from pairsift.errors import ConfigError
+from pairsift.io.fs import atomic_write, sweep_temporaries
+from pairsift.io.images import Chunk, ShardBatches, chunk_loader
+from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
+from pairsift.models.encoders import Encoder, load_encoder
+from pairsift.models.ids import parse_model_id
+from pairsift.progress import track
+from pairsift.stages.base import ShardReport, Summary, check_reading_options, run_shards
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "embed.json"
+DTYPES = ("float16", "float32")
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """What ``pairsift embed`` does; the same names as its options."""
+
+    input: str
+    output: str
+    model: str
+    family: str | None = None  #: npz key prefix; default from the model id (``family_of``)
+    input_format: str = "auto"  #: ``auto``, ``webdataset``, ``folder`` or ``parquet``
+    batch_size: int = 256
+    device: str = "auto"
+    precision: str = "fp32"
+    num_workers: int = 2  #: DataLoader decoding processes per shard task (0: decode in the task)
+    prefetch: int = 2  #: chunks prefetched per DataLoader worker
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    dtype: str = "float16"  #: npz storage precision
+    engine: EngineConfig = field(default_factory=EngineConfig)  #: where shards run (stage ``embed``)
+
+    def __post_init__(self) -> None:
+        check_reading_options(self)
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        parse_model_id(self.model)
+
+    @property
+    def embedding_family(self) -> str:
+        return self.family or parse_model_id(self.model).family
+
+
+class EmbedShardTask:
+    """Embed one raw shard and write its parquet + npz. Picklable; the model loads in :meth:`setup`.
+
+    ``encoder`` (optional) is an already-built encoder used in this process; worker processes load
+    ``config.model`` themselves.
+    """
+
+    def __init__(self, config: EmbedConfig, *, encoder: Encoder | None = None) -> None:
+        self.config = config
+        self.encoder_ = encoder
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
+
+    def setup(self) -> None:
+        c = self.config
+        encoder = getattr(self, "encoder_", None)
+        if encoder is None:
+            encoder = load_encoder(c.model, Compute.resolve(c.device, c.precision))
+        self.encoder_ = encoder
+        self.input_ = open_raw_input(c.input, c.input_format)
+        self.dims_ = encoder.dims()
+
+    def __call__(self, shard: str) -> ShardReport:
+        start = time.perf_counter()
+        c, encoder = self.config, self.encoder_
+        assert encoder is not None, "setup() was not called"
+        chunks = embed_chunks(self.input_, shard, encoder, c, with_text=True)
+        meta: dict[str, list[Any]] = {
+            k: [] for k in ("uid", "key", "text", "url", "width", "height", "status")
+        }
+        images, texts, image_rows = [], [], []
+        for chunk, img, txt in chunks:
+            for name, values in zip(meta, _columns(chunk), strict=True):
+                meta[name].extend(values)
+            images.append(_full(len(chunk.keys), self.dims_[0], chunk.image_rows, img))
+            image_rows.append(chunk.image_rows)
+            texts.append(_full(len(chunk.keys), self.dims_[1], chunk.text_rows, txt))
+        dtype = np.dtype(c.dtype)
+        family = c.embedding_family
+        arrays = {
+            image_key(family): _stack(images, self.dims_[0]).astype(dtype),
+            text_key(family): _stack(texts, self.dims_[1]).astype(dtype),
+        }
+        out = Path(c.output)
+        atomic_write(out / f"{shard}.npz", lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
+        atomic_write(out / f"{shard}.parquet", lambda fh: pq.write_table(_table(meta), fh))
+        statuses = Counter(meta["status"])
+        images_done = sum(len(chunk_rows) for chunk_rows in image_rows)
+        return ShardReport(shard, len(meta["uid"]), dict(statuses), time.perf_counter() - start, images_done)
+
+
+def embed_chunks(
+    source: RawInput, shard: str, encoder: Encoder, c: EmbedConfig | TargetOptions, *, with_text: bool
+) -> Iterator[tuple[Chunk, np.ndarray | None, np.ndarray | None]]:
+    """Yield ``(chunk, image embeddings of chunk.image_rows, text embeddings of chunk.text_rows)``."""
+    preprocess, tokenize = encoder.transforms()
+    dataset = ShardBatches(
+        source,
+        shard,
+        preprocess=preprocess,
+        tokenize=tokenize if with_text else None,
+        batch_size=c.batch_size,
+        max_pixels=c.max_pixels,
+    )
+    pin = encoder.device.type == "cuda"
+    for chunk in chunk_loader(dataset, num_workers=c.num_workers, prefetch=c.prefetch, pin_memory=pin):
+        img = encoder.encode_image(chunk.pixels).numpy() if chunk.pixels is not None else None
+        txt = encoder.encode_text(chunk.tokens).numpy() if chunk.tokens is not None else None
+        yield chunk, img, txt
+
+
+def _columns(chunk: Chunk) -> tuple[list[Any], ...]:
+    return chunk.uids, chunk.keys, chunk.texts, chunk.urls, chunk.widths, chunk.heights, chunk.status
+
+
+def _full(n: int, dim: int, rows: list[int], values: np.ndarray | None) -> np.ndarray:
+    out = np.full((n, dim), np.nan, dtype=np.float32)
+    if values is not None:
+        out[rows] = values
+    return out
+
+
+def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
+
+
+def _table(meta: dict[str, list[Any]]) -> pa.Table:
+    return pa.table(
+        {
+            "uid": pa.array(meta["uid"], pa.string()),
+            "key": pa.array(meta["key"], pa.string()),
+            "text": pa.array(meta["text"], pa.string()),
+            "url": pa.array(meta["url"], pa.string()),
+            "original_width": pa.array(meta["width"], pa.int32()),
+            "original_height": pa.array(meta["height"], pa.int32()),
+            "status": pa.array(meta["status"], pa.string()),
+        }
+    )
+
+
+def embed(config: EmbedConfig, *, encoder: Encoder | None = None) -> Summary:
+    """Embed every input shard not yet in ``config.output``; failed shards are reported, not fatal."""
+    if (batch_size := config.engine.stage("embed").batch_size) is not None:
+        config = replace(config, batch_size=batch_size)
+    source = open_raw_input(config.input, config.input_format)
+    out = Path(config.output)
+    out.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(out)
+    _check_manifest(out, config)
+    summary = run_shards(
+        EmbedShardTask(config, encoder=encoder),
+        source.shards(),
+        lambda shard: (out / f"{shard}.parquet").exists(),
+        config.engine,
+        stage="embed",
+        doing="embedding",
+        source=config.input,
+        output=str(out),
+        cpus=config.num_workers + 1,
+    )
+    counts = ", ".join(f"{k}={v}" for k, v in summary.statuses.items()) or "nothing new"
+    logger.info(
+        "embedded %d rows in %d shards (%.1fs): %s", summary.rows, summary.processed, summary.seconds, counts
+    )
+    return summary
+
+
+def _check_manifest(out: Path, config: EmbedConfig) -> None:
+    """``OUT/embed.json`` records what the pool holds; a rerun with another model or family is refused."""
+    record = {"model": config.model, "family": config.embedding_family, "dtype": config.dtype}
+    path = out / MANIFEST
+    if path.exists():
+        previous = json.loads(path.read_text())
+        fixed = {k: previous.get(k) for k in record}
+        if fixed != record:
+            raise ConfigError(f"{path}: this pool was embedded with {fixed}, not {record}; use another -o")
+        return
+    content = json.dumps({**record, "config": asdict(config)}, indent=2).encode()
+    atomic_write(path, lambda fh: fh.write(content))
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Options of ``embed_targets`` (a subset of :class:`EmbedConfig`)."""
+
+    batch_size: int = 256
+    num_workers: int = 2
+    prefetch: int = 2
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    input_format: str = "auto"
+
+
+def embed_targets(
+    input: str,
+    output: str | Path,
+    model: str,
+    *,
+    device: str = "auto",
+    precision: str = "fp32",
+    options: TargetOptions | None = None,
+    encoder: Encoder | None = None,
+) -> dict[str, int]:
+    """Embed every image of ``input`` into ``output`` (``.npy``, float32 unit rows, input order).
+
+    Images that cannot be embedded are left out and counted; returns the counts per status.
+    """
+    options = options or TargetOptions()
+    encoder = encoder or load_encoder(model, Compute.resolve(device, precision))
+    source = open_raw_input(input, options.input_format)
+    parts: list[np.ndarray] = []
+    statuses: Counter[str] = Counter()
+    for shard in track(source.shards(), "embedding targets"):
+        for chunk, img, _ in embed_chunks(source, shard, encoder, options, with_text=False):
+            statuses.update(chunk.status)
+            if img is not None:
+                parts.append(img.astype(np.float32))
+    if not parts:
+        raise ConfigError(f"{input}: no image could be embedded ({dict(statuses)})")
+    targets = np.concatenate(parts)
+    atomic_write(output, lambda fh: np.save(fh, targets))
+    logger.info("wrote %d target rows to %s: %s", len(targets), output, dict(sorted(statuses.items())))
+    return dict(sorted(statuses.items()))

@@ -1,0 +1,51 @@
+"""The tiny world's models, registered through the public registries (the ``pairsift.plugins`` entry point
+``world`` names this module, so any process that asks for one of them imports it):
+
+- ``pairsift:tiny-world``: the teacher CLIP (:mod:`pairsift.world.teacher`), an open_clip model;
+- ``pairsift:tiny-world-captioner``: the tiny BLIP (:mod:`pairsift.world.captioner`);
+- the embedding family ``tiny_world``, whose τ is the teacher's learned temperature.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pairsift.device import Compute
+from pairsift.models.captioners import SHIPPED_CAPTIONERS
+from pairsift.models.encoders import ENCODERS
+from pairsift.models.ids import MODEL_IDS, TEMPERATURES, ModelIdError, ModelSpec
+from pairsift.models.openclip import OpenClipEncoder
+
+#: encoder models of the ``pairsift:`` prefix, by name
+SHIPPED = ("tiny-world",)
+TEACHER_FAMILY = "tiny_world"
+
+
+@MODEL_IDS.register("pairsift")
+def parse(rest: str) -> ModelSpec:
+    if rest not in SHIPPED:
+        raise ModelIdError(f"pairsift:{rest}: no such shipped model; available: {', '.join(SHIPPED)}")
+    return ModelSpec("pairsift", rest)
+
+
+@ENCODERS.register("pairsift")
+def load(spec: ModelSpec, compute: Compute) -> OpenClipEncoder:
+    from pairsift.world.teacher import load_teacher
+
+    model, preprocess, tokenizer = load_teacher(compute.device)
+    model = model.to(compute.matmul_dtype)
+    return OpenClipEncoder(model, preprocess, tokenizer, device=compute.device, dtype=compute.matmul_dtype)
+
+
+@SHIPPED_CAPTIONERS.register("pairsift:tiny-world-captioner")
+def captioner_directory() -> Path:
+    from pairsift.world.captioner import WEIGHTS_DIR
+
+    return WEIGHTS_DIR
+
+
+@TEMPERATURES.register(TEACHER_FAMILY)
+def teacher_temperature() -> float:
+    from pairsift.world.teacher import teacher_tau
+
+    return teacher_tau()
