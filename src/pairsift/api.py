@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pairsift.data import UID_COLUMN
 from pairsift.engines import EngineConfig
 from pairsift.io.sources import SourceConfig
 from pairsift.plugins import load_modules
@@ -48,7 +49,7 @@ def score(
     scorers: Sequence[str | dict[str, Any] | ScorerSpec],
     embeddings: str = "l14",
     source: str = "auto",
-    uid_column: str = "uid",
+    uid_column: str = UID_COLUMN,
     image_column: str = "image_embedding",
     text_column: str = "text_embedding",
     device: str = "auto",

@@ -61,3 +61,16 @@ def float_param(name: str, value: Any, *, low: float, high: float = math.inf) ->
         bounds = f"> {low}" if math.isinf(high) else f"in ({low}, {high}]"
         raise ValueError(f"{name} must be {bounds}, got {value!r}")
     return number
+
+
+def section(kind: type[Any], raw: Any, where: str) -> dict[str, Any]:
+    """A recipe section for the dataclass ``kind``: a mapping of its field names (``None``: empty)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where!r} must be a mapping, got {raw!r}")
+    known = {f.name for f in dataclasses.fields(kind)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"unknown {where} keys {sorted(unknown)}; expected {sorted(known)}")
+    return dict(raw)

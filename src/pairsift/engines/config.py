@@ -28,6 +28,7 @@ from typing import Any
 
 from pairsift.engines.registry import ENGINES
 from pairsift.errors import ConfigError
+from pairsift.params import section
 
 #: The per-shard stages; for those where ``batch_size`` is no resource, why not.
 STAGES: dict[str, str | None] = {
@@ -108,16 +109,9 @@ class EngineConfig:
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "engine") -> EngineConfig:
-        if raw is None:
-            return cls()
         if isinstance(raw, EngineConfig):
             return raw
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where!r} must be a mapping, got {raw!r}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ConfigError(f"unknown {where} keys {sorted(unknown)}; expected {sorted(known)}")
+        raw = section(cls, raw, where)
         resources = raw.get("resources") or {}
         if not isinstance(resources, dict):
             raise ConfigError(f"{where}.resources must be a mapping of stage -> resources, got {resources!r}")
@@ -142,15 +136,7 @@ class EngineConfig:
 def _resources(raw: Any, where: str) -> Resources:
     if isinstance(raw, Resources):
         return raw
-    if raw is None:
-        return Resources()
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where} must be a mapping (cpus, gpus, actors, batch_size), got {raw!r}")
-    known = {f.name for f in dataclasses.fields(Resources)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"unknown {where} keys {sorted(unknown)}; expected {sorted(known)}")
-    return Resources(**raw)
+    return Resources(**section(Resources, raw, where))
 
 
 def _number(value: Any) -> bool:

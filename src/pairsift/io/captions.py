@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.io.fs import atomic_write
 
 CAPTIONS_COLUMN = "captions"
@@ -21,4 +22,4 @@ def write_captions(path: Path, table: pa.Table) -> None:
 
 def read_captions(path: Path) -> pa.Table:
     """A cached shard's table (``uid``, ``status``, ``captions``)."""
-    return pq.read_table(path, columns=["uid", "status", CAPTIONS_COLUMN])
+    return pq.read_table(path, columns=[UID_COLUMN, STATUS_COLUMN, CAPTIONS_COLUMN])

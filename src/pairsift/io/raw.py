@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from pairsift.data import UID_COLUMN
 from pairsift.errors import InputError
 from pairsift.io.fs import display, open_input, resolve
 from pairsift.io.tars import read_samples
@@ -137,7 +138,7 @@ class WebDatasetInput(RawInput):
                 meta = {}
             image = next((d for e in IMAGE_EXTENSIONS if (d := sample.member(e)) is not None), None)
             raw_text = sample.member("txt")
-            uid = meta.get("uid")
+            uid = meta.get(UID_COLUMN)
             yield RawSample(
                 key=sample.key,
                 uid=uid if isinstance(uid, str) else derived_uid(shard, sample.key),
@@ -186,7 +187,7 @@ class FolderInput(RawInput):
             if not isinstance(name, str) or not name:
                 raise InputError(f"{where}: row {i} has no image file name (one of {', '.join(FILE_FIELDS)})")
             caption = _first(row, TEXT_FIELDS)
-            uid = row.get("uid")
+            uid = row.get(UID_COLUMN)
             yield RawSample(
                 key=name,
                 uid=uid if isinstance(uid, str) and uid else derived_uid(shard, name),
@@ -235,7 +236,7 @@ class ParquetInput(RawInput):
                         image, image_path = value.get("bytes"), value.get("path")
                     if image is None and path_col is not None and record.get(path_col):
                         image_path = record[path_col]
-                    uid, caption = record.get("uid"), _first(record, TEXT_FIELDS)
+                    uid, caption = record.get(UID_COLUMN), _first(record, TEXT_FIELDS)
                     yield RawSample(
                         key=key,
                         uid=uid if isinstance(uid, str) and uid else derived_uid(shard, key),

@@ -13,6 +13,7 @@ from pairsift.io.fs import atomic_write, sweep_temporaries
 
 MANIFEST = "run.json"
 SCORES = "scores"
+SUBSETS = "subsets"  #: where ``pairsift demo`` writes its selections and ``pairsift report`` looks
 STAGING = ".staging"
 WORK = ".work"
 PACKAGES = ("pairsift", "torch", "numpy", "pyarrow", "fsspec")
@@ -34,6 +35,7 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.scores = self.path / SCORES
+        self.subsets = self.path / SUBSETS
         self.staging = self.path / STAGING
         self.work = self.path / WORK
         self.manifest = self.path / MANIFEST

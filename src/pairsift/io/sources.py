@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from pairsift.data import ALT_TEXT, IMAGE, TEXT, EmbeddingBatch, PoolReader, image_key, text_key
+from pairsift.data import ALT_TEXT, IMAGE, TEXT, UID_COLUMN, EmbeddingBatch, PoolReader, image_key, text_key
 from pairsift.errors import InputError
 from pairsift.io.arrays import check_matrix, list_column_to_matrix, widen_empty
 from pairsift.io.fs import display, join, open_input, resolve
@@ -25,13 +25,16 @@ logger = logging.getLogger(__name__)
 
 SOURCES: Registry[type[Source]] = Registry("source")
 
+#: the record ``pairsift embed`` writes into a pool folder (model, family, dtype, the raw input)
+POOL_MANIFEST = "embed.json"
+
 
 @dataclass(frozen=True)
 class SourceConfig:
     """Where shards come from. ``kind`` is a source registry name, or ``auto``."""
 
     kind: str = "auto"
-    uid_column: str = "uid"
+    uid_column: str = UID_COLUMN
     image_column: str = "image_embedding"
     text_column: str = "text_embedding"
     alt_text_column: str = "text"  #: the caption string (SIEVE reads it), in both source kinds

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 import numpy as np
 import pyarrow.parquet as pq
 
-from pairsift.data import image_key, normalize_rows
+from pairsift.data import UID_COLUMN, image_key, normalize_rows
 from pairsift.errors import InputError
 from pairsift.io.arrays import check_matrix, list_column_to_matrix
 from pairsift.io.fs import display, open_input, resolve
@@ -73,7 +73,7 @@ def _pick(
         if key not in names:
             raise InputError(f"target file {where}: no key {key!r}; found {sorted(names)}")
         return key
-    candidates = [n for n in names if n != "uid"]
+    candidates = [n for n in names if n != UID_COLUMN]
     if len(candidates) == 1:
         return candidates[0]
     for choice in ((image_key(family),) if family else ()) + prefer:

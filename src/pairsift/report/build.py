@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
+from pairsift.io.sources import POOL_MANIFEST
 from pairsift.report.cards import build_cards
 from pairsift.report.config import ReportConfig
 from pairsift.report.galleries import score_galleries, status_gallery, subset_galleries
@@ -22,7 +23,6 @@ from pairsift.report.thumbnails import ImageShards
 
 logger = logging.getLogger(__name__)
 
-EMBED_MANIFEST = "embed.json"
 LABELS_FILE = "labels.parquet"
 
 
@@ -78,7 +78,7 @@ def find_images(info: RunInfo, given: str | None) -> str | None:
         return given or None
     if not info.pool:
         return None
-    manifest = Path(info.pool) / EMBED_MANIFEST
+    manifest = Path(info.pool) / POOL_MANIFEST
     if not manifest.is_file():
         return None
     try:

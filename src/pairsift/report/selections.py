@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pairsift.errors import InputError
+from pairsift.io.run_dir import RunDir
 from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.select.rules import parse_rule
 from pairsift.uids import from_keys
@@ -113,9 +114,10 @@ def load_selections(paths: list[str | Path]) -> list[Selection]:
 
 def discover_subsets(run_dir: str | Path) -> list[Path]:
     """``RUN_DIR/subsets/*.npy`` (where ``pairsift demo`` puts its selections), sorted, at most 8."""
-    found = sorted(Path(run_dir, "subsets").glob("*.npy"))
+    folder = RunDir(run_dir).subsets
+    found = sorted(folder.glob("*.npy"))
     if len(found) > MAX_SELECTIONS:
-        logger.warning("%d subsets in %s/subsets; showing the first %d", len(found), run_dir, MAX_SELECTIONS)
+        logger.warning("%d subsets in %s; showing the first %d", len(found), folder, MAX_SELECTIONS)
     return found[:MAX_SELECTIONS]
 
 

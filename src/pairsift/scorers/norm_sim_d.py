@@ -33,7 +33,7 @@ from pairsift.params import float_param, int_param
 from pairsift.scorers.base import PoolScorer, register
 from pairsift.scorers.clip_score import own_similarity
 from pairsift.scorers.norm_sim import gram, quadratic_form
-from pairsift.scorers.top_k import top_k_masks
+from pairsift.scorers.top_k_masks import top_k_masks
 
 CHUNK_ROWS = 65536
 

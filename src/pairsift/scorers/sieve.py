@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pairsift.data import ALT_TEXT, EmbeddingBatch
+from pairsift.data import ALT_TEXT, STATUS_COLUMN, UID_COLUMN, EmbeddingBatch
 from pairsift.device import Compute
 from pairsift.errors import InputError
 from pairsift.models.caption_settings import DEFAULT_CAPTIONER, CaptionSettings
@@ -169,8 +169,8 @@ class Sieve(Scorer):
                 f"{self.captions} first, or give the scorer images=<raw input> to caption it"
             )
         table = read_captions(path)
-        uids = table.column("uid").to_pylist()
-        status = table.column("status").to_pylist()
+        uids = table.column(UID_COLUMN).to_pylist()
+        status = table.column(STATUS_COLUMN).to_pylist()
         texts = table.column("captions").to_pylist()
         captioned = {u: list(t) for u, s, t in zip(uids, status, texts, strict=True) if s == "ok" and t}
         return captioned, set(uids)

@@ -14,10 +14,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pairsift.engines import EngineConfig, Outcome, ShardFailure, ShardTask, make_engine
 from pairsift.errors import ConfigError
+from pairsift.io.fs import sweep_temporaries
+from pairsift.io.raw import open_raw_input
 from pairsift.progress import track
 from pairsift.registry import Registry
 
@@ -114,6 +117,30 @@ def _describe(r: ShardReport) -> str:
         rate = r.images / r.seconds if r.seconds > 0 else float("inf")
         line += f" ({rate:.1f} images/s)"
     return line
+
+
+def run_raw_stage(
+    task: ShardTask[Any], config: Any, check: Callable[[Path], None], *, stage: str, doing: str
+) -> Summary:
+    """A stage over raw image shards (embed, caption): ``config.input`` read as ``config.input_format``,
+    ``OUT/<shard>.parquet`` written last as each shard's marker, ``check(OUT)`` refusing an output made
+    with other settings; each worker decodes in ``config.num_workers`` processes beside its model."""
+    source = open_raw_input(config.input, config.input_format)
+    out = Path(config.output)
+    out.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(out)
+    check(out)
+    return run_shards(
+        task,
+        source.shards(),
+        lambda shard: (out / f"{shard}.parquet").exists(),
+        config.engine,
+        stage=stage,
+        doing=doing,
+        source=config.input,
+        output=str(out),
+        cpus=config.num_workers + 1,
+    )
 
 
 def run_shards(

@@ -21,11 +21,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.device import Compute
 from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError
 from pairsift.io.captions import CAPTIONS_COLUMN, write_captions
-from pairsift.io.fs import atomic_write, sweep_temporaries
+from pairsift.io.fs import atomic_write
 from pairsift.io.images import ShardBatches, chunk_loader
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.models.captioners import (
@@ -35,7 +36,7 @@ from pairsift.models.captioners import (
     batch_seed,
     load_captioner,
 )
-from pairsift.stages.base import PREREQUISITES, ShardReport, Summary, check_reading_options, run_shards
+from pairsift.stages.base import PREREQUISITES, ShardReport, Summary, check_reading_options, run_raw_stage
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +112,9 @@ def caption_shard(
         texts += rows
     table = pa.table(
         {
-            "uid": pa.array(uids, pa.string()),
+            UID_COLUMN: pa.array(uids, pa.string()),
             "key": pa.array(keys, pa.string()),
-            "status": pa.array(status, pa.string()),
+            STATUS_COLUMN: pa.array(status, pa.string()),
             CAPTIONS_COLUMN: pa.array(texts, pa.list_(pa.string())),
         }
     )
@@ -138,27 +139,18 @@ class CaptionShardTask:
         start = time.perf_counter()
         table, images = caption_shard(self.input_, shard, self.captioner_, self.config)
         write_captions(Path(self.config.output) / f"{shard}.parquet", table)
-        statuses = Counter(table.column("status").to_pylist())
+        statuses = Counter(table.column(STATUS_COLUMN).to_pylist())
         return ShardReport(shard, table.num_rows, dict(statuses), time.perf_counter() - start, images)
 
 
 def caption(config: CaptionConfig) -> Summary:
     """Caption every input shard not yet in the cache; failed shards are reported, not fatal."""
-    source = open_raw_input(config.input, config.input_format)
-    out = Path(config.output)
-    out.mkdir(parents=True, exist_ok=True)
-    sweep_temporaries(out)
-    check_manifest(out, config)
-    return run_shards(
+    return run_raw_stage(
         CaptionShardTask(config),
-        source.shards(),
-        lambda shard: (out / f"{shard}.parquet").exists(),
-        config.engine,
+        config,
+        lambda out: check_manifest(out, config),
         stage="caption",
         doing="captioning",
-        source=config.input,
-        output=str(out),
-        cpus=config.num_workers + 1,
     )
 
 

@@ -21,21 +21,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pairsift.data import image_key, text_key
+from pairsift.data import STATUS_COLUMN, UID_COLUMN, image_key, text_key
 from pairsift.device import Compute
 from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError
-from pairsift.io.fs import atomic_write, sweep_temporaries
+from pairsift.io.fs import atomic_write
 from pairsift.io.images import Chunk, ShardBatches, chunk_loader
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
+from pairsift.io.sources import POOL_MANIFEST
 from pairsift.models.encoders import Encoder, load_encoder
 from pairsift.models.ids import parse_model_id
 from pairsift.progress import track
-from pairsift.stages.base import ShardReport, Summary, check_reading_options, run_shards
+from pairsift.stages.base import ShardReport, Summary, check_reading_options, run_raw_stage
 
 logger = logging.getLogger(__name__)
 
-MANIFEST = "embed.json"
 DTYPES = ("float16", "float32")
 
 
@@ -97,7 +97,7 @@ class EmbedShardTask:
         assert encoder is not None, "setup() was not called"
         chunks = embed_chunks(self.input_, shard, encoder, c, with_text=True)
         meta: dict[str, list[Any]] = {
-            k: [] for k in ("uid", "key", "text", "url", "width", "height", "status")
+            k: [] for k in (UID_COLUMN, "key", "text", "url", "width", "height", STATUS_COLUMN)
         }
         images, texts, image_rows = [], [], []
         for chunk, img, txt in chunks:
@@ -115,9 +115,11 @@ class EmbedShardTask:
         out = Path(c.output)
         atomic_write(out / f"{shard}.npz", lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
         atomic_write(out / f"{shard}.parquet", lambda fh: pq.write_table(_table(meta), fh))
-        statuses = Counter(meta["status"])
+        statuses = Counter(meta[STATUS_COLUMN])
         images_done = sum(len(chunk_rows) for chunk_rows in image_rows)
-        return ShardReport(shard, len(meta["uid"]), dict(statuses), time.perf_counter() - start, images_done)
+        return ShardReport(
+            shard, len(meta[UID_COLUMN]), dict(statuses), time.perf_counter() - start, images_done
+        )
 
 
 def embed_chunks(
@@ -158,13 +160,13 @@ def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
 def _table(meta: dict[str, list[Any]]) -> pa.Table:
     return pa.table(
         {
-            "uid": pa.array(meta["uid"], pa.string()),
+            UID_COLUMN: pa.array(meta[UID_COLUMN], pa.string()),
             "key": pa.array(meta["key"], pa.string()),
             "text": pa.array(meta["text"], pa.string()),
             "url": pa.array(meta["url"], pa.string()),
             "original_width": pa.array(meta["width"], pa.int32()),
             "original_height": pa.array(meta["height"], pa.int32()),
-            "status": pa.array(meta["status"], pa.string()),
+            STATUS_COLUMN: pa.array(meta[STATUS_COLUMN], pa.string()),
         }
     )
 
@@ -173,21 +175,12 @@ def embed(config: EmbedConfig, *, encoder: Encoder | None = None) -> Summary:
     """Embed every input shard not yet in ``config.output``; failed shards are reported, not fatal."""
     if (batch_size := config.engine.stage("embed").batch_size) is not None:
         config = replace(config, batch_size=batch_size)
-    source = open_raw_input(config.input, config.input_format)
-    out = Path(config.output)
-    out.mkdir(parents=True, exist_ok=True)
-    sweep_temporaries(out)
-    _check_manifest(out, config)
-    summary = run_shards(
+    summary = run_raw_stage(
         EmbedShardTask(config, encoder=encoder),
-        source.shards(),
-        lambda shard: (out / f"{shard}.parquet").exists(),
-        config.engine,
+        config,
+        lambda out: _check_manifest(out, config),
         stage="embed",
         doing="embedding",
-        source=config.input,
-        output=str(out),
-        cpus=config.num_workers + 1,
     )
     counts = ", ".join(f"{k}={v}" for k, v in summary.statuses.items()) or "nothing new"
     logger.info(
@@ -199,7 +192,7 @@ def embed(config: EmbedConfig, *, encoder: Encoder | None = None) -> Summary:
 def _check_manifest(out: Path, config: EmbedConfig) -> None:
     """``OUT/embed.json`` records what the pool holds; a rerun with another model or family is refused."""
     record = {"model": config.model, "family": config.embedding_family, "dtype": config.dtype}
-    path = out / MANIFEST
+    path = out / POOL_MANIFEST
     if path.exists():
         previous = json.loads(path.read_text())
         fixed = {k: previous.get(k) for k in record}

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from pairsift.data import UID_COLUMN
 from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError, InputError, RunConfigError
 from pairsift.io.fs import atomic_write, display, resolve, sweep_temporaries
@@ -91,9 +92,9 @@ def sample_uid(sample: Sample) -> tuple[tuple[int, int] | None, str]:
         return None, MALFORMED_JSON
     if not isinstance(meta, dict):
         return None, MALFORMED_JSON
-    if "uid" not in meta:
+    if UID_COLUMN not in meta:
         return None, NO_UID
-    uid = meta["uid"]
+    uid = meta[UID_COLUMN]
     if not isinstance(uid, str) or not _HEX32.fullmatch(uid):
         return None, MALFORMED_UID
     hi, lo = divmod(int(uid, 16), 2**64)

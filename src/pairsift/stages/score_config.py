@@ -13,7 +13,7 @@ from typing import Any
 from pairsift.engines.config import EngineConfig
 from pairsift.errors import ConfigError
 from pairsift.io.sources import SourceConfig
-from pairsift.params import check_types, parse_scalar
+from pairsift.params import check_types, parse_scalar, section
 
 logger = logging.getLogger(__name__)
 
@@ -131,15 +131,7 @@ class ScoreConfig:
 
 
 def _sub(kind: type[Any], raw: Any, where: str) -> Any:
-    if raw is None:
-        return kind()
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where!r} must be a mapping, got {raw!r}")
-    known = {f.name for f in dataclasses.fields(kind)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"unknown {where} keys {sorted(unknown)}; expected {sorted(known)}")
-    return kind(**raw)
+    return kind(**section(kind, raw, where))
 
 
 def _moved_workers(compute: Any, engine: Any) -> tuple[Any, Any]:

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from pairsift.data import UID_COLUMN
+from pairsift.io.run_dir import RunDir
 from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.report import ReportConfig, build_report
 from pairsift.select.selection import SelectConfig, select
@@ -102,14 +104,14 @@ def run_demo(output: str | Path, *, samples: int = 5000, seed: int = 0, device: 
 
 def kept_by_kind(labels: Path, run: Path) -> str:
     """Share of each kind of sample kept by each selection (made with ``pairsift select``)."""
-    table = pq.read_table(labels, columns=["uid", "kind"])
+    table = pq.read_table(labels, columns=[UID_COLUMN, "kind"])
     kinds = table.column("kind").to_numpy(zero_copy_only=False)
-    keys, _ = parse_uids(table.column("uid"))
+    keys, _ = parse_uids(table.column(UID_COLUMN))
     names = sorted(set(kinds), key=lambda k: (k != "clean", k))
     lines = [f"{'selection':<40}" + "".join(f"{k:>17}" for k in names)]
     lines.append(f"{'(samples in the pool)':<40}" + "".join(f"{int((kinds == k).sum()):>17}" for k in names))
     for i, (label, (rules, fuse)) in enumerate(SELECTIONS.items()):
-        output = run / "subsets" / f"selection-{i}.npy"
+        output = RunDir(run).subsets / f"selection-{i}.npy"
         select(run, SelectConfig(rules=rules, fuse=fuse, output=str(output)))
         kept = SubsetIndex(read_subset(output)).contains_keys(keys)
         lines.append(f"{label:<40}" + "".join(f"{np.mean(kept[kinds == k]):>17.1%}" for k in names))

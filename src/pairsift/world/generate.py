@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pairsift.data import UID_COLUMN
 from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
 from pairsift.world import noise
@@ -120,7 +121,7 @@ def generate(out_dir: str | Path, config: WorldConfig | None = None) -> WorldSum
 def _write_labels(path: Path, records: list[Record]) -> None:
     """``labels.parquet``: uid, key, kind, the image's attributes (null when it shows none), caption…"""
     columns: dict[str, pa.Array] = {
-        "uid": pa.array([r.uid for r in records], pa.string()),
+        UID_COLUMN: pa.array([r.uid for r in records], pa.string()),
         "key": pa.array([r.key for r in records], pa.string()),
         "kind": pa.array([r.kind for r in records], pa.string()),
     }
@@ -159,7 +160,7 @@ def _task_files(task: Task, split_index: int, config: WorldConfig) -> Iterator[S
     for i, label in enumerate(labels.tolist()):
         scene = sample_scene(rng, **{task.attribute: values[label]})
         image = encode(render_scene(scene, config.image_size, rng), config.image_format, config.jpeg_quality)
-        meta = {"uid": uids[i], "label": task.classes[label], "class": label, **scene.to_dict()}
+        meta = {UID_COLUMN: uids[i], "label": task.classes[label], "class": label, **scene.to_dict()}
         members = [
             (config.image_format, image),
             ("cls", str(label).encode()),

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pairsift.data import image_key, text_key
+from pairsift.data import UID_COLUMN, image_key, text_key
 from pairsift.io.fs import atomic_write
 from pairsift.uids import format_uids
 
@@ -109,7 +109,7 @@ class World:
         keys[:, 0] ^= np.uint64(index) << np.uint64(40)
         table = pa.table(
             {
-                "uid": pa.array(format_uids(keys), pa.string()),
+                UID_COLUMN: pa.array(format_uids(keys), pa.string()),
                 "url": pa.array([f"https://example.com/{index}/{i}.jpg" for i in range(n)]),
                 "text": pa.array([f"synthetic caption {KINDS[k]} {i}" for i, k in enumerate(kinds)]),
                 "kind": pa.array([KINDS[k] for k in kinds]),
