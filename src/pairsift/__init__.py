@@ -13,15 +13,32 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "score": "pairsift.api",
-    "ScoreConfig": "pairsift.config",
-    "ScorerSpec": "pairsift.config",
+    "select": "pairsift.api",
+    "reshard": "pairsift.api",
+    "run": "pairsift.api",
+    "Recipe": "pairsift.recipe",
+    "ScoreConfig": "pairsift.stages.score_config",
+    "ScorerSpec": "pairsift.stages.score_config",
     "SCORERS": "pairsift.scorers",
     "PoolScorer": "pairsift.scorers",
     "Scorer": "pairsift.scorers",
     "register": "pairsift.scorers",
 }
 
-__all__ = ["SCORERS", "PoolScorer", "ScoreConfig", "Scorer", "ScorerSpec", "__version__", "register", "score"]
+__all__ = [
+    "SCORERS",
+    "PoolScorer",
+    "Recipe",
+    "ScoreConfig",
+    "Scorer",
+    "ScorerSpec",
+    "__version__",
+    "register",
+    "reshard",
+    "run",
+    "score",
+    "select",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -13,6 +13,7 @@ its variables with their defaults (``null``: required; a default may itself use 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pairsift.select.selection import SelectConfig
 from pairsift.stages.reshard import ReshardConfig
 from pairsift.stages.score_config import ScoreConfig, ScorerSpec
 
+logger = logging.getLogger(__name__)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: keys of a recipe file besides the score section's
 SECTIONS = ("select", "reshard", "plugins")
@@ -56,7 +58,10 @@ class Recipe:
         select = SelectConfig.from_dict(select_raw, output=output)
         select.parsed_rules()  # refuse bad rules before anything runs
         return cls(
-            score, select, _reshard(sections["reshard"], select.output, score), _plugins(sections["plugins"])
+            score,
+            select,
+            _reshard(sections["reshard"], select.output, score),
+            plugin_modules(sections["plugins"]),
         )
 
 
@@ -68,13 +73,17 @@ def _reshard(raw: Any, subset: str, score: ScoreConfig) -> ReshardConfig | None:
         raise ConfigError(f"reshard needs input, output (optional: shard_size); got {got}")
     engine = score.engine
     if "workers" in raw:  # before 0.2 the reshard section had its own; the engine owns it now
+        logger.warning(
+            "reshard.workers is deprecated: the engine section owns local parallelism (engine.workers)"
+        )
         engine = engine.with_options(workers=int(raw["workers"]))
     return ReshardConfig(
         str(raw["input"]), subset, str(raw["output"]), int(raw.get("shard_size", 10000)), engine
     )
 
 
-def _plugins(raw: Any) -> tuple[str, ...]:
+def plugin_modules(raw: Any) -> tuple[str, ...]:
+    """A recipe's ``plugins``: one module name or a list of them."""
     if raw is None:
         return ()
     if isinstance(raw, str):

@@ -50,7 +50,9 @@ class Registry(Generic[T]):
         return self._entries[name]
 
     def names(self) -> list[str]:
+        """Every registered name, the installed plugins' included."""
         self._load_builtins()
+        plugins.load_installed()
         return sorted(self._entries)
 
     def _has(self, name: str) -> bool:

@@ -1,3 +1,5 @@
+import logging
+
 from pairsift.cli import main
 
 
@@ -24,3 +26,26 @@ def test_demo_generates_embeds_scores_selects_and_reports(tmp_path, capsys):
     assert (out / "run" / "subsets" / "selection-2.npy").is_file()
     assert (out / "target.npy").is_file()
     assert f"report: {out / 'report.html'}" in report and (out / "report.html").stat().st_size > 10_000
+
+
+def test_a_failing_stage_stops_the_demo_with_one_error_naming_it(tmp_path, caplog, capsys):
+    out = tmp_path / "demo"
+    argv = [
+        "demo",
+        "-o",
+        str(out),
+        "--samples",
+        "200",
+        "--device",
+        "cpu",
+        "--text-model",
+        str(tmp_path / "nope"),
+    ]
+    with caplog.at_level(logging.ERROR, logger="pairsift"):
+        assert main(argv) == 1
+    final = [r.getMessage() for r in caplog.records if r.name == "pairsift"]
+    assert len(final) == 1 and final[0].startswith("demo stopped at the score stage: 1 of 1 shards failed")
+    assert "text model" in final[0]
+    assert capsys.readouterr().out == ""  # no table, no report line
+    assert not (out / "run" / "subsets").exists() and not (out / "report.html").exists()
+    assert not list((out / "run" / "scores").glob("*.parquet"))

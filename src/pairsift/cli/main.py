@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pairsift import plugins, progress
 from pairsift.cli import caption, embed, report, reshard, run, score, select, uids
-from pairsift.errors import ConfigError, InputError, RunConfigError
+from pairsift.errors import ConfigError, InputError, RunConfigError, StageFailed
 from pairsift.registry import UnknownNameError
 
 logger = logging.getLogger("pairsift")
@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress.configure(enabled=not args.quiet)
     try:
         return int(args.func(args))
+    except StageFailed as exc:
+        logger.error("%s", exc)
+        return 1
     except USER_ERRORS as exc:
         logger.error("%s", exc)
         return 2

@@ -8,7 +8,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from pairsift.cli.options import add_engine_arguments, add_plugin_argument, engine_overrides, load_plugins
-from pairsift.recipe import apply_overrides, read_yaml
+from pairsift.plugins import load_modules
+from pairsift.recipe import apply_overrides, plugin_modules, read_yaml
 from pairsift.stages.score_config import ScoreConfig
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def add_score_parser(sub: Any) -> None:
 
 def score_config(args: argparse.Namespace) -> ScoreConfig:
     raw: dict[str, Any] = read_yaml(args.config) if args.config else {}
+    load_modules(plugin_modules(raw.pop("plugins", None)))  # a recipe's plugins, like --plugin
     for key in ("pool", "output", "embeddings", "seed"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)

@@ -27,10 +27,8 @@ from PIL import Image
 from pairsift.device import Compute
 from pairsift.errors import ConfigError
 from pairsift.models.caption_settings import DEFAULT_CAPTIONER, CaptionSettings, batch_seed
+from pairsift.models.ids import SHIPPED_CAPTIONERS
 from pairsift.registry import Registry
-
-#: ``pairsift:<name>`` captioner id -> a function returning its ``save_pretrained`` directory
-SHIPPED_CAPTIONERS: Registry[Callable[[], Path]] = Registry("shipped captioner")
 
 
 class Captioner(ABC):

@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from pairsift.device import Compute
-from pairsift.models.ids import ModelSpec, parse_model_id
-from pairsift.registry import Registry
+from pairsift.models.ids import ENCODERS, ModelSpec, parse_model_id
 
 
 class Encoder(ABC):
@@ -72,12 +71,6 @@ class Encoder(ABC):
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         out = self._text_features(tokens.to(self.device, non_blocking=True))
         return F.normalize(out.float(), dim=-1).cpu()
-
-
-#: backend name -> loader ``(spec, compute) -> Encoder``; each backend module registers its own.
-ENCODERS: Registry[Callable[[ModelSpec, Compute], Encoder]] = Registry(
-    "model backend", modules=("pairsift.models.openclip", "pairsift.models.hf")
-)
 
 
 def load_encoder(model_id: str | ModelSpec, compute: Compute | None = None) -> Encoder:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from pairsift.registry import Registry
 
@@ -41,6 +43,16 @@ class ModelSpec:
 
 
 MODEL_IDS: Registry[Callable[[str], ModelSpec]] = Registry("model id prefix")
+
+#: backend name -> loader ``(spec, compute) -> Encoder`` (:mod:`pairsift.models.encoders`); each backend
+#: module registers its own. Here, beside the ids, so that registering a model never imports torch.
+ENCODERS: Registry[Callable[[ModelSpec, Any], Any]] = Registry(
+    "model backend", modules=("pairsift.models.openclip", "pairsift.models.hf")
+)
+
+#: ``pairsift:<name>`` captioner id -> a function returning its ``save_pretrained`` directory
+#: (:func:`pairsift.models.captioners.resolve_captioner`)
+SHIPPED_CAPTIONERS: Registry[Callable[[], Path]] = Registry("shipped captioner")
 
 #: embedding family -> its teacher's learned temperature τ = 1 / logit scale (a function: it may read a file)
 TEMPERATURES: Registry[Callable[[], float]] = Registry("embedding family")

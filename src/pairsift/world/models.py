@@ -4,17 +4,16 @@
 - ``pairsift:tiny-world``: the teacher CLIP (:mod:`pairsift.world.teacher`), an open_clip model;
 - ``pairsift:tiny-world-captioner``: the tiny BLIP (:mod:`pairsift.world.captioner`);
 - the embedding family ``tiny_world``, whose τ is the teacher's learned temperature.
+
+Importing this module imports no torch: the loaders import what they need when they run.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pairsift.device import Compute
-from pairsift.models.captioners import SHIPPED_CAPTIONERS
-from pairsift.models.encoders import ENCODERS
-from pairsift.models.ids import MODEL_IDS, TEMPERATURES, ModelIdError, ModelSpec
-from pairsift.models.openclip import OpenClipEncoder
+from pairsift.models.ids import ENCODERS, MODEL_IDS, SHIPPED_CAPTIONERS, TEMPERATURES, ModelIdError, ModelSpec
 
 #: encoder models of the ``pairsift:`` prefix, by name
 SHIPPED = ("tiny-world",)
@@ -29,7 +28,9 @@ def parse(rest: str) -> ModelSpec:
 
 
 @ENCODERS.register("pairsift")
-def load(spec: ModelSpec, compute: Compute) -> OpenClipEncoder:
+def load(spec: ModelSpec, compute: Any) -> Any:
+    """The teacher as an open_clip encoder on ``compute``'s device, in its matmul precision."""
+    from pairsift.models.openclip import OpenClipEncoder
     from pairsift.world.teacher import load_teacher
 
     model, preprocess, tokenizer = load_teacher(compute.device)
