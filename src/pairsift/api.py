@@ -88,15 +88,18 @@ def select(
     fuse: Sequence[str] = (),
     normalize: str = "minmax",
     datacomp_threshold: bool = False,
+    allow_partial: bool = False,
 ) -> SelectionResult:
     """Apply ``rules`` (``("top", "neg_clip_loss=0.3")``, … as ``pairsift select`` flags) in order and
-    write the subset file ``output`` and its record ``output.json``."""
+    write the subset file ``output`` and its record ``output.json``. A run whose pool has shards without
+    score tables is refused unless ``allow_partial``."""
     config = SelectConfig(
         rules=tuple(rules),
         output=output,
         fuse=tuple(fuse),
         normalize=normalize,
         datacomp_threshold=datacomp_threshold,
+        allow_partial=allow_partial,
     )
     return _select(run_dir, config)
 
@@ -107,11 +110,13 @@ def reshard(
     output: str,
     *,
     shard_size: int = 10000,
+    layout: str = "pairsift",
     workers: int | None = None,
     engine: EngineLike = None,
 ) -> ReshardSummary:
-    """Write the samples of ``subset`` found in the tars of ``input`` into new tars under ``output``."""
-    return _reshard(ReshardConfig(input, subset, output, shard_size, _engine(engine, workers)))
+    """Write the samples of ``subset`` found in the tars of ``input`` into new tars under ``output``
+    (``layout="datacomp"``: named as DataComp's resharder names them)."""
+    return _reshard(ReshardConfig(input, subset, output, shard_size, _engine(engine, workers), layout))
 
 
 def embed(config: EmbedConfig) -> Summary:

@@ -33,6 +33,20 @@ STATUSES = (
 IMAGE = "image"
 TEXT = "text"
 ALT_TEXT = "alt_text"
+#: ... and any column of the pool's metadata parquet, as ``column:<name>`` (e.g. DataComp's precomputed
+#: ``clip_l14_similarity_score``), read in its own dtype
+COLUMN_PREFIX = "column:"
+
+
+def metadata_column(name: str) -> str:
+    """The requirement of a metadata column: ``clip_l14_similarity_score`` -> ``column:clip_l14_...``."""
+    return COLUMN_PREFIX + name
+
+
+def metadata_columns(requires: frozenset[str]) -> list[str]:
+    """The metadata columns among ``requires``, sorted."""
+    return sorted(r[len(COLUMN_PREFIX) :] for r in requires if r.startswith(COLUMN_PREFIX))
+
 
 UID_COLUMN = "uid"
 STATUS_COLUMN = "status"
@@ -97,6 +111,8 @@ class EmbeddingBatch:
     status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
     alt_text: np.ndarray | None = None  #: object array of str (None where missing)
     alt_text_ok: np.ndarray | None = None
+    #: metadata columns by name, as read from the pool (their own dtype)
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.uids)
@@ -109,6 +125,7 @@ class EmbeddingBatch:
         image: np.ndarray | None = None,
         text: np.ndarray | None = None,
         alt_text: np.ndarray | None = None,
+        columns: dict[str, np.ndarray] | None = None,
     ) -> EmbeddingBatch:
         """Validate uids, renormalise embeddings, check alt-texts and derive per-row status."""
         uids = np.asarray(uids, dtype=object)
@@ -146,6 +163,7 @@ class EmbeddingBatch:
             status=status,
             alt_text=alt_text,
             alt_text_ok=alt_ok,
+            columns=dict(columns or {}),
         )
 
     def valid(self, requires: frozenset[str]) -> np.ndarray:
@@ -176,6 +194,7 @@ class EmbeddingBatch:
             status=self.status[rows],
             alt_text=pick(self.alt_text),
             alt_text_ok=pick(self.alt_text_ok),
+            columns={name: values[rows] for name, values in self.columns.items()},
         )
 
 

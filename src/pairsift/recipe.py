@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: keys of a recipe file besides the score section's
 SECTIONS = ("select", "reshard", "plugins")
-RESHARD_KEYS = ("input", "output", "shard_size", "workers")
+RESHARD_KEYS = ("input", "output", "shard_size", "layout", "workers")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _reshard(raw: Any, subset: str, score: ScoreConfig) -> ReshardConfig | None:
         return None
     if not isinstance(raw, dict) or set(raw) - set(RESHARD_KEYS) or not {"input", "output"} <= set(raw):
         got = sorted(raw) if isinstance(raw, dict) else raw
-        raise ConfigError(f"reshard needs input, output (optional: shard_size); got {got}")
+        raise ConfigError(f"reshard needs input, output (optional: shard_size, layout); got {got}")
     engine = score.engine
     if "workers" in raw:  # before 0.2 the reshard section had its own; the engine owns it now
         logger.warning(
@@ -78,7 +78,12 @@ def _reshard(raw: Any, subset: str, score: ScoreConfig) -> ReshardConfig | None:
         )
         engine = engine.with_options(workers=int(raw["workers"]))
     return ReshardConfig(
-        str(raw["input"]), subset, str(raw["output"]), int(raw.get("shard_size", 10000)), engine
+        str(raw["input"]),
+        subset,
+        str(raw["output"]),
+        int(raw.get("shard_size", 10000)),
+        engine,
+        layout=str(raw.get("layout", "pairsift")),
     )
 
 

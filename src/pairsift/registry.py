@@ -31,6 +31,7 @@ class Registry(Generic[T]):
         self.family = family
         self.modules = modules
         self._entries: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
         self._loaded = not modules
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -44,7 +45,19 @@ class Registry(Generic[T]):
 
         return add
 
+    def alias(self, name: str, target: str) -> None:
+        """Let ``name`` resolve to the entry ``target`` (another spelling; :meth:`names` lists ``target``)."""
+        if name in self._entries or name in self._aliases:
+            raise ValueError(f"{self.family} {name!r} is already registered")
+        self._aliases[name] = target
+
+    def aliases(self) -> dict[str, str]:
+        """Alias -> the name it resolves to."""
+        self._load_builtins()
+        return dict(self._aliases)
+
     def get(self, name: str) -> T:
+        name = self._aliases.get(name, name)
         if not self._has(name):
             raise UnknownNameError(f"unknown {self.family} {name!r}; available: {', '.join(self.names())}")
         return self._entries[name]
@@ -68,7 +81,7 @@ class Registry(Generic[T]):
                 import_module(module)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._has(name)
+        return isinstance(name, str) and self._has(self._aliases.get(name, name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

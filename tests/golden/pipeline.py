@@ -3,7 +3,9 @@
 ``python -m tests.golden.pipeline --write`` records the hashes in ``hashes.json`` beside this file;
 ``tests/golden/test_outputs.py`` reruns the pipeline and compares. The hashes were first recorded on the
 tree before the layout change of issue 11, so the test proves the reorganisation changed no output byte.
-Files that hold paths or timings (``*.json``) are not hashed.
+Files that hold paths or timings (``*.json``, dot files) are not hashed. Recorded again, on purpose, when
+issue 14 renamed world tars ``{:08d}.tar`` (captions are seeded by shard name, so the SIEVE scores moved)
+and gave pool parquets DataComp's similarity column; every other output kept its bytes.
 """
 
 from __future__ import annotations
@@ -158,7 +160,8 @@ def hashes(root: Path) -> dict[str, str]:
     out = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
-        if path.is_file() and not relative.startswith("world/") and path.suffix != ".json":
+        hidden = path.name.startswith(".")  # a run's lock file holds a pid and a time
+        if path.is_file() and not relative.startswith("world/") and path.suffix != ".json" and not hidden:
             out[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 

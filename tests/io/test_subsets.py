@@ -32,7 +32,7 @@ def test_raw_memmap_is_accepted(tmp_path):
 
 
 def test_raw_file_of_the_wrong_size_is_refused(tmp_path):
-    (tmp_path / "odd.bin").write_bytes(b"x" * 17)
+    (tmp_path / "odd.bin").write_bytes(bytes(range(17)))  # binary: b"x" * 17 would now be read as text
     with pytest.raises(InputError, match="not a multiple of 16"):
         read_subset(tmp_path / "odd.bin")
 

@@ -23,7 +23,8 @@ def random_batch(
     img = rng.standard_normal((n, dim)).astype(np.float32)
     txt = (img + noise * rng.standard_normal((n, dim))).astype(np.float32)
     uids = random_uids(rng, n)
-    return EmbeddingBatch.build(shard, uids, image=img, text=txt, alt_text=alt_texts(uids))
+    meta = {"meta_score": rng.standard_normal(n).astype(np.float32)}  # a metadata column (``column``)
+    return EmbeddingBatch.build(shard, uids, image=img, text=txt, alt_text=alt_texts(uids), columns=meta)
 
 
 WORDS = ("red", "blue", "circle", "star", "photo", "of", "two", "dog", "image", "on", "grass")

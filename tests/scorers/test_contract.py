@@ -17,6 +17,7 @@ DIM = 16
 
 PARAMS = {
     "clip_score": {},
+    "column": {"column": "meta_score"},
     "neg_clip_loss": {"batch_size": 32, "k": 3},
     "norm_sim": {"p": "inf"},
     "norm_sim_d": {"iters": 3},
@@ -61,7 +62,7 @@ def damaged_batch() -> EmbeddingBatch:
     uids[4] = "not-a-uid"
     uids[5] = uids[6]
     alt[7] = None
-    return EmbeddingBatch.build("s0", uids, image=img, text=txt, alt_text=alt)
+    return EmbeddingBatch.build("s0", uids, image=img, text=txt, alt_text=alt, columns=base.columns)
 
 
 def test_registry_holds_every_scorer():

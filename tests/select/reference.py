@@ -15,10 +15,11 @@ def top(values: np.ndarray, uids: np.ndarray, current: np.ndarray, k: int) -> np
 
 
 def datacomp(values: np.ndarray, current: np.ndarray, fraction: float, base: int) -> np.ndarray:
-    """DataComp's baseline: threshold = -sort(-scores)[int(n·f)], keep everything >= it."""
-    finite = current & np.isfinite(values)
-    ordered = -np.sort(-values[finite])
-    k = int(base * fraction)
-    if k >= len(ordered):
-        return finite
-    return finite & (values >= ordered[k])
+    """DataComp's baseline over the ``current`` rows: ``t = -sort(-x)[int(base·f)]``, keep ``x >= t``.
+
+    NaN sorts last, so a position past the finite values gives a NaN threshold (nothing kept).
+    """
+    ordered = -np.sort(-values[current])
+    keep = np.zeros(len(values), dtype=bool)
+    keep[current] = values[current] >= ordered[int(base * fraction)]
+    return keep

@@ -95,7 +95,7 @@ def test_union_and_exclude(pool, tmp_path):
     assert got == top - set(u[:10])
 
 
-@pytest.mark.parametrize("fraction", [0.3, 0.5, 0.999])
+@pytest.mark.parametrize("fraction", [0.3, 0.5, 0.9])
 def test_datacomp_threshold_semantics_vs_exact_counts(pool, tmp_path, fraction):
     run, columns, uids = pool
     a, u = pooled(columns, uids, "a")
@@ -105,6 +105,14 @@ def test_datacomp_threshold_semantics_vs_exact_counts(pool, tmp_path, fraction):
     assert got_dc == set(u[want])
     assert len(got_exact) == min(int(fraction * len(a)), int(np.isfinite(a).sum()))
     assert got_exact <= got_dc  # DataComp keeps n+1 plus ties
+
+
+def test_datacomp_threshold_on_a_nan_position_is_refused(pool, tmp_path):
+    run, _, _ = pool  # 5 % of the rows are NaN: position int(0.999 n) falls among them
+    with pytest.raises(InputError, match="threshold would be NaN"):
+        run_select(run, tmp_path, ("top", "a=0.999"), datacomp_threshold=True)
+    _, got_exact = run_select(run, tmp_path, ("top", "a=0.999"))  # the exact top keeps every finite row
+    assert len(got_exact) == int(np.isfinite(np.concatenate(pool[1]["a"])).sum())
 
 
 def test_thresholds_both_directions(pool, tmp_path):
@@ -188,14 +196,9 @@ def test_record_holds_the_funnel(pool, tmp_path):
 
 
 def test_kept_rows_with_malformed_uids_are_left_out_of_the_subset(tmp_path, caplog):
-    from pairsift.io.run_dir import RunDir
-    from pairsift.io.score_tables import score_table, write_score_table
-
-    run = RunDir(tmp_path / "run")
-    uids = np.array(["0" * 31 + "1", "not-a-uid", "f" * 32, "0" * 31 + "1"], dtype=object)
-    table = score_table(uids, np.full(4, "ok", dtype=object), {"s": np.arange(4, dtype=np.float32)})
-    write_score_table(run.table("00000"), table)
-    result, got = run_select(run.path, tmp_path, ("threshold", "s>=0"))
+    uids = [["0" * 31 + "1", "not-a-uid", "f" * 32, "0" * 31 + "1"]]
+    run, _ = make_run(tmp_path / "run", {"s": [np.arange(4, dtype=np.float32)]}, uids=uids)
+    result, got = run_select(run, tmp_path, ("threshold", "s>=0"))
     assert result.kept == 3 and "malformed uid" in caplog.text
     subset = read_subset(tmp_path / "out.npy")
     assert list(to_hex(subset)) == ["0" * 31 + "1", "0" * 31 + "1", "f" * 32]  # duplicates kept, sorted

@@ -28,7 +28,7 @@ from pairsift.scorers import SCORERS
 from pairsift.stages.score import score
 from tests.pools import family_arrays, hex_uids, npz_bytes, parquet_bytes, read_npz, unit_rows, write_shard
 
-SCORER_NAMES = ("clip_score", "neg_clip_loss", "norm_sim", "norm_sim_d")
+SCORER_NAMES = ("clip_score", "column", "neg_clip_loss", "norm_sim", "norm_sim_d")
 
 
 def cli(pool: Path, run: Path, *args: str) -> int:
@@ -291,7 +291,7 @@ def test_unknown_scorer_lists_the_available_ones(make_pool, tmp_path, score_conf
     assert set(SCORER_NAMES) <= set(SCORERS.names())
 
     assert cli(pool, tmp_path / "run", "--scorer", "clip_scroe") == 2
-    assert "available: clip_score, neg_clip_loss" in errors(caplog)
+    assert "available: clip_score, column, neg_clip_loss" in errors(caplog)
 
 
 @pytest.mark.parametrize(

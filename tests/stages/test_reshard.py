@@ -80,7 +80,7 @@ def outputs(out: Path, stem: str) -> Members:
 
 def result_files(out: Path) -> dict[str, bytes]:
     """Everything a run leaves that does not name its own directory."""
-    found = sorted(out.glob("*.tar")) + sorted((out / "stats").iterdir())
+    found = sorted(out.glob("*.tar")) + sorted(out.glob("*.stats.json")) + sorted(out.glob("*.uids.npy"))
     return {str(p.relative_to(out)): p.read_bytes() for p in found}
 
 
@@ -96,11 +96,11 @@ def test_keeps_subset_samples_byte_for_byte(pool, tmp_path):
     assert (summary.input_samples, summary.kept_samples, summary.written_samples) == (18, 5, 5)
     assert (summary.found_uids, summary.missing_uids, summary.tars) == (5, 0, 2)
     assert summary.ok and summary.processed == 3 and summary.skipped == 0
-    stats = json.loads((out / "stats" / "00002.json").read_text())
+    stats = json.loads((out / "00002.stats.json").read_text())
     assert (
         stats["input_samples"] == 6 and stats["kept_samples"] == 2 and stats["tars"] == ["00002-000000.tar"]
     )
-    found = np.load(out / "stats" / "00002.uids.npy")
+    found = np.load(out / "00002.uids.npy")
     assert found.dtype == np.dtype("u8,u8") and sorted(found.tolist()) == sorted(
         from_hex([uids["00002"][1], uids["00002"][2]]).tolist()
     )
@@ -215,7 +215,7 @@ def test_corrupt_tar_fails_its_shard_only(how, pool, tmp_path, capsys):
     assert rc == 1
     assert [f["shard"] for f in summary["failures"]] == ["00001"]
     assert str(root / "00001.tar") in summary["failures"][0]["error"]
-    assert not list(out.glob("00001*")) and not (out / "stats" / "00001.json").exists()
+    assert not list(out.glob("00001*")) and not (out / "00001.stats.json").exists()
     assert not list(out.rglob("*.tmp"))
     for stem in ("00000", "00002"):
         assert outputs(out, stem) == [m for s in samples[stem] for m in s]
@@ -258,7 +258,7 @@ def clean_run(pool, tmp_path) -> tuple[str, str, dict[str, bytes]]:
 
 
 def mtimes(out: Path, stem: str) -> dict[str, int]:
-    paths = [*out.glob(f"{stem}-*.tar"), *(out / "stats").glob(f"{stem}.*")]
+    paths = [*out.glob(f"{stem}-*.tar"), *out.glob(f"{stem}.*.*")]
     return {p.name: p.stat().st_mtime_ns for p in paths}
 
 
@@ -312,7 +312,7 @@ def test_rerun_after_sigkill_is_byte_identical(where, clean_run, tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-c", KILLER, root, subset, str(out), where])
     assert proc.returncode == -9
-    assert (out / "stats" / "00000.json").exists() and not (out / "stats" / "00001.json").exists()
+    assert (out / "00000.stats.json").exists() and not (out / "00001.stats.json").exists()
     if where == "mid_tar":
         assert list(out.glob(".00001-000000.tar.*.tmp")) and not list(out.glob("00001-*.tar"))
     else:
@@ -347,7 +347,8 @@ def test_glob_input_and_input_errors(pool, tmp_path):
     summary = reshard(str(root / "0000[12].tar"), subset, str(tmp_path / "o"))
     assert summary.shards == 2 and summary.kept_samples == 1
     with pytest.raises(InputError, match=r"no \.tar files"):
-        reshard(str(tmp_path / "o" / "stats"), subset, str(tmp_path / "p"))
+        (tmp_path / "empty").mkdir()
+        reshard(str(tmp_path / "empty"), subset, str(tmp_path / "p"))
     (tmp_path / "other").mkdir()
     write_tar(tmp_path / "other" / "00000.tar", [])
     with pytest.raises(InputError, match="same name"):

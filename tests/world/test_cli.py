@@ -23,7 +23,11 @@ def test_world_generate_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     args = _parser().parse_args([*argv, "--json"])
     assert args.func(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["samples"] == 30 and summary["pool_tars"] == ["00000.tar", "00001.tar", "00002.tar"]
+    assert summary["samples"] == 30 and summary["pool_tars"] == [
+        "00000000.tar",
+        "00000001.tar",
+        "00000002.tar",
+    ]
     assert summary["kinds"]["boilerplate"] == 12 and summary["tasks"] == {"size": {"train": 4, "test": 4}}
     config = json.loads((out / "world.json").read_text())
     assert config["image_size"] == 32 and config["shares"]["clean"] == pytest.approx(0.2)

@@ -29,8 +29,8 @@ def test_same_seed_gives_byte_identical_files(world: tuple[Path, WorldSummary], 
     again = _files(tmp_path / "again")
     assert first.keys() == again.keys()
     assert [name for name in first if first[name] != again[name]] == []
-    assert {"labels.parquet", "world.json", "pool/00000.tar", "pool/00002.tar"} <= first.keys()
-    assert "pool/00003.tar" not in first
+    assert {"labels.parquet", "world.json", "pool/00000000.tar", "pool/00000002.tar"} <= first.keys()
+    assert "pool/00000003.tar" not in first
 
 
 def test_another_seed_gives_another_world(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_tars_labels_and_sample_files_agree(world: tuple[Path, WorldSummary], la
         assert meta["uid"] == row["uid"] and meta["kind"] == row["kind"]
         assert sample["txt"] == row["caption"] == meta["caption"]
         assert all(meta[a] == row[a] for a in ATTRIBUTES)
-    with tarfile.open(world[0] / "pool" / "00000.tar") as tar:
+    with tarfile.open(world[0] / "pool" / "00000000.tar") as tar:
         members = tar.getmembers()
     assert len(members) == 3 * CONFIG.shard_size
     assert {m.mtime for m in members} == {0} and {m.uname for m in members} == {""}
@@ -159,7 +159,7 @@ def test_tasks_have_their_classes_and_balanced_labels(world: tuple[Path, WorldSu
 
 def test_png_format_and_tiny_pools(tmp_path: Path) -> None:
     summary = generate(tmp_path / "png", WorldConfig(samples=20, task_samples=2, image_format="png"))
-    sample = next(read_samples(str(tmp_path / "png" / "pool" / "00000.tar")))
+    sample = next(read_samples(str(tmp_path / "png" / "pool" / "00000000.tar")))
     assert sample.member("png") is not None and summary.samples == 20
     assert generate(tmp_path / "empty", WorldConfig(samples=0, task_samples=0, tasks=())).pool_tars == []
 
@@ -185,3 +185,21 @@ def test_with_shares_gives_clean_the_rest() -> None:
     assert shares["clean"] == pytest.approx(0.3)
     with pytest.raises(ValueError, match="more than 1"):
         with_shares({"corrupt": 0.9})
+
+
+def test_pool_tars_are_img2dataset_shards_that_datacomps_resharder_finds(world):
+    """DataComp's resharder finds input shards as ``{:08d}.tar`` beside ``{:08d}_stats.json`` (whose
+    ``successes`` is the shard's size), or in ``sizes.json``; the world writes both, like img2dataset."""
+    import json
+
+    pool = world[0] / "pool"
+    sizes = json.loads((pool / "sizes.json").read_text())
+    index = 0
+    while (pool / f"{index:08d}.tar").exists():
+        name = f"{index:08d}.tar"
+        stats = json.loads((pool / f"{index:08d}_stats.json").read_text())
+        with tarfile.open(pool / name) as tar:
+            keys = {m.name.rsplit(".", 1)[0] for m in tar.getmembers()}
+        assert stats["successes"] == stats["count"] == len(keys) == sizes[name]
+        index += 1
+    assert index == len(sizes) >= 2

@@ -26,6 +26,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--subset", required=True, help="DataComp subset file (.npy of dtype u8,u8)")
     p.add_argument("-o", "--output", required=True, help="output directory (tars, stats/, summary.json)")
     p.add_argument("--shard-size", type=int, default=10000, help="samples per output tar (default 10000)")
+    p.add_argument(
+        "--layout",
+        default="pairsift",
+        choices=("pairsift", "datacomp"),
+        help="output names: pairsift (<stem>-NNNNNN.tar, keys kept) or datacomp (what DataComp's resharder "
+        "writes: NNNNNNNN.tar with _stats.json, <uid>-<j> keys, sample_ids.npy, meta.json)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_engine_arguments(p)
     p.set_defaults(func=cmd_reshard)
@@ -34,7 +41,12 @@ def add_parser(sub: Any) -> None:
 def cmd_reshard(args: argparse.Namespace) -> int:
     summary = reshard(
         ReshardConfig(
-            input_of(args), args.subset, args.output, args.shard_size, engine_config(args, "reshard")
+            input_of(args),
+            args.subset,
+            args.output,
+            args.shard_size,
+            engine_config(args, "reshard"),
+            layout=args.layout,
         )
     )
     print(json.dumps(summary.to_dict(), indent=2) if args.json else format_summary(summary))

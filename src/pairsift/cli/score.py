@@ -141,4 +141,6 @@ def cmd_scorers(args: argparse.Namespace) -> int:
     for name in SCORERS.names():
         doc = next(iter((SCORERS.get(name).__doc__ or "").strip().splitlines()), "")
         print(f"{name:<16}{doc}")
+    for alias, name in sorted(SCORERS.aliases().items()):
+        print(f"{alias:<16}another name of {name}")
     return 0

@@ -24,12 +24,12 @@ class OrderedRule(argparse.Action):
 
 RULE_HELP = {
     "top": "NAME=FRACTION: the exact top int(FRACTION·base) rows (ties by uid); sequential when repeated",
-    "top-n": "NAME=N: the exact top N rows",
+    "top-n": "NAME=N: the exact top N rows (an error when fewer rows still kept have a finite NAME)",
     "threshold": "NAME=VALUE keeps >= VALUE; also NAME<=VALUE, NAME<VALUE, NAME>VALUE",
-    "restrict": "UIDS.npy: keep rows in this subset; later fractions count against its size",
-    "intersect": "UIDS.npy: keep rows in this subset (fractions still count against the pool)",
-    "union": "UIDS.npy: add pool rows in this subset",
-    "exclude": "UIDS.npy: drop rows in this subset",
+    "restrict": "UIDS: keep rows in this uid list (.npy, .txt, .parquet); later fractions count against it",
+    "intersect": "UIDS: keep rows in this uid list (fractions still count against the pool)",
+    "union": "UIDS: add pool rows in this uid list",
+    "exclude": "UIDS: drop rows in this uid list",
 }
 
 
@@ -64,6 +64,12 @@ def add_parser(sub: Any) -> None:
         default=DEFAULT_MEMORY_BUDGET,
         help="bytes of one in-memory score column above which top-k streams (same result)",
     )
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="select even if some shards of the run's pool have no score table yet (or the pool cannot be "
+        "listed); the record then says partial: true",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run, rules=[])
 
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         normalize=args.normalize,
         datacomp_threshold=args.datacomp_threshold,
         memory_budget=args.memory_budget,
+        allow_partial=args.allow_partial,
     )
     result = select(args.run_dir, config)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_funnel(result))
@@ -88,5 +95,15 @@ def format_funnel(result: SelectionResult) -> str:
         share = step.kept / step.base if step.base else 0.0
         threshold = "" if step.threshold is None else f"{step.threshold:.6g}"
         lines.append(f"{step.rule:<48}{step.kept:>12,}{step.base:>12,}{share:>9.2%}  {threshold}")
+    if result.partial:
+        missing = result.completeness.get("missing_shards")
+        lines.append(
+            "PARTIAL: "
+            + (
+                f"{missing} shard(s) of the pool had no score table"
+                if missing is not None
+                else "pool not checked"
+            )
+        )
     lines.append(f"wrote {result.kept:,} uids to {result.output} (funnel in {result.output}.json)")
     return "\n".join(lines)

@@ -1,10 +1,20 @@
-"""The local engine: shards in this process, or in a pool of worker processes (``workers > 1``)."""
+"""The local engine: shards in this process, or in a pool of worker processes (``workers > 1``).
+
+Worker processes die with the process that started them (:func:`die_with_parent`), so a kill -9 of a
+run leaves no orphan holding CPU, memory or the GPU.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -19,9 +29,14 @@ R = TypeVar("R")
 
 _WORKER_TASK: Any = None
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+#: how often a worker without PR_SET_PDEATHSIG checks that its parent is alive (seconds)
+WATCHDOG_INTERVAL = 0.5
 
-def _init_worker(task: ShardTask[Any], threads: int) -> None:
+
+def _init_worker(task: ShardTask[Any], threads: int, parent: int) -> None:
     global _WORKER_TASK
+    die_with_parent(parent)
     import torch  # here, not at import time: engines also run tasks that never touch torch
 
     torch.set_num_threads(threads)
@@ -31,6 +46,35 @@ def _init_worker(task: ShardTask[Any], threads: int) -> None:
 
 def _run_in_worker(shard: str) -> Any:
     return _WORKER_TASK(shard)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this worker process end when ``parent`` (the process that started it) ends, even by kill -9.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere, or
+    if that call fails, a daemon thread polls the parent pid. Either way, a parent already gone (it
+    died before this ran, so the worker was reparented) ends the worker at once.
+    """
+    if not _set_parent_death_signal():
+        threading.Thread(target=_watch_parent, args=(parent,), name="parent-watchdog", daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _set_parent_death_signal() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return int(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCHDOG_INTERVAL)
+    os._exit(1)
 
 
 @ENGINES.register("local")
@@ -68,7 +112,7 @@ class LocalEngine(Engine):
         workers = min(self.workers, len(shards))
         threads = max(1, (os.cpu_count() or 1) // workers)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, context, _init_worker, (task, threads)) as pool:
+        with ProcessPoolExecutor(workers, context, _init_worker, (task, threads, os.getpid())) as pool:
             pending: dict[Future[R], str] = {pool.submit(_run_in_worker, s): s for s in shards}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)

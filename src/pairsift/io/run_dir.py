@@ -1,17 +1,33 @@
-"""The run directory: ``run.json`` (what was asked and resolved), score tables, resumability."""
+"""The run directory: ``run.json`` (what was asked and resolved), score tables, resumability, and the lock
+that keeps two processes from scoring into one run at once."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import platform
+import socket
+import threading
+import time
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
-from pairsift.errors import RunConfigError
+try:
+    import fcntl
+except ImportError:  # not on Windows: runs there are not locked
+    fcntl = None  # type: ignore[assignment]
+
+from pairsift.errors import InputError, RunConfigError
 from pairsift.io.fs import atomic_write, sweep_temporaries
 
+logger = logging.getLogger(__name__)
+
 MANIFEST = "run.json"
+LOCK = ".lock"  #: ``flock``-ed while a process scores into the run; holds that process's pid, host, start
 SCORES = "scores"
 SUBSETS = "subsets"  #: where ``pairsift demo`` writes its selections and ``pairsift report`` looks
 STAGING = ".staging"
@@ -30,7 +46,12 @@ def package_versions() -> dict[str, str]:
 
 
 class RunDir:
-    """Paths and bookkeeping of one run. A shard is done when its score table exists."""
+    """Paths and bookkeeping of one run. A shard is done when its score table exists.
+
+    :meth:`prepare` takes the run's lock (:meth:`lock`) and the object holds it until :meth:`close`, the
+    end of a ``with RunDir(...)`` block, its garbage collection or the end of the process, whichever comes
+    first: the kernel drops a ``flock`` when its holder dies, so a lock of a killed run never blocks.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -39,12 +60,57 @@ class RunDir:
         self.staging = self.path / STAGING
         self.work = self.path / WORK
         self.manifest = self.path / MANIFEST
+        self.lock_file = self.path / LOCK
+        self._held: _Held | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_held"} | {"_held": None}
+
+    def lock(self) -> RunDir:
+        """Take the run's exclusive lock (once per object; see :class:`_Held`); returns self.
+
+        Raises :class:`RunConfigError` naming the holder when another process holds it.
+        """
+        if self._held is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._held = _Held.take(self.lock_file)
+        return self
+
+    def close(self) -> None:
+        """Release the lock, if this object holds it."""
+        held, self._held = self._held, None
+        if held is not None:
+            held.release()
+
+    def __enter__(self) -> RunDir:
+        return self.lock()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_held", None) is not None:  # also when __init__ did not finish
+            self.close()
 
     def table(self, shard: str) -> Path:
         return self.scores / f"{shard}.parquet"
 
     def staged(self, shard: str) -> Path:
         return self.staging / f"{shard}.parquet"
+
+    def read_manifest(self) -> dict[str, Any]:
+        """``run.json`` as a mapping ({} when there is none); unreadable JSON is an error naming the file."""
+        if not self.manifest.exists():
+            return {}
+        try:
+            data = json.loads(self.manifest.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{self.manifest}: cannot read: {exc}") from exc
+        if not isinstance(data, dict):
+            raise InputError(f"{self.manifest}: expected a JSON object, found {type(data).__name__}")
+        return data
 
     def prepare(self, manifest: dict[str, Any]) -> bool:
         """Create the directory and write ``run.json``, or check it against an earlier run.
@@ -53,15 +119,20 @@ class RunDir:
         scorers and their parameters, seed, precision) must match exactly; device and worker count
         may differ between runs since they do not change which scores are computed.
         """
-        for folder in (self.scores, self.staging, self.work):
-            folder.mkdir(parents=True, exist_ok=True)
-            sweep_temporaries(folder)
-        if self.manifest.exists():
-            earlier = json.loads(self.manifest.read_text())
-            self._check(earlier.get("scoring", {}), manifest["scoring"])
-            return True
-        atomic_write(self.manifest, lambda fh: fh.write(_dump(manifest)))
-        return False
+        self.lock()  # first: the temporaries swept below may otherwise be another run's, in flight
+        try:
+            for folder in (self.scores, self.staging, self.work):
+                folder.mkdir(parents=True, exist_ok=True)
+                sweep_temporaries(folder)
+            if self.manifest.exists():
+                earlier = json.loads(self.manifest.read_text())
+                self._check(earlier.get("scoring", {}), manifest["scoring"])
+                return True
+            atomic_write(self.manifest, lambda fh: fh.write(_dump(manifest)))
+            return False
+        except BaseException:
+            self.close()
+            raise
 
     def _check(self, earlier: dict[str, Any], now: dict[str, Any]) -> None:
         if _canonical(earlier) == _canonical(now):
@@ -76,6 +147,79 @@ class RunDir:
             + "\n".join(diffs)
             + "\nUse a new output directory, or delete this one to start over."
         )
+
+
+@dataclass
+class _Held:
+    """One process's hold on a run's lock file, shared by every :class:`RunDir` of that run in it.
+
+    ``flock`` excludes other processes. Inside one process a second ``RunDir`` of the same run (a rerun
+    after an error whose traceback keeps the first alive) shares the hold instead of locking itself out;
+    the file is closed, and the lock released, when the last one lets go.
+    """
+
+    key: str
+    fh: IO[str] | None
+    count: int = 1
+
+    @classmethod
+    def take(cls, path: Path) -> _Held:
+        key = os.path.realpath(path)
+        with _GUARD:
+            held = _HELD.get(key)
+            if held is None:
+                held = _HELD[key] = cls(key, _flock(path), 0)
+            held.count += 1
+            return held
+
+    def release(self) -> None:
+        with _GUARD:
+            self.count -= 1
+            if self.count > 0:
+                return
+            _HELD.pop(self.key, None)
+            if self.fh is not None:
+                self.fh.close()  # releases the flock
+
+
+_HELD: dict[str, _Held] = {}  #: this process's holds, by the lock file's real path
+_GUARD = threading.Lock()
+
+
+def _flock(path: Path) -> IO[str] | None:
+    """Open ``path`` (never truncating another's record), lock it or fail naming the holder, record us."""
+    if fcntl is None:
+        logger.debug("%s: no fcntl on this platform; the run is not locked", path)
+        return None
+    fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip()
+        fh.close()
+        raise RunConfigError(
+            f"{path.parent} is in use by another run ({_describe_holder(holder)}; lock {path}); two runs "
+            "into one directory would both score every shard. Wait for it to finish, or stop it: a lock "
+            "of a process that has ended never blocks"
+        ) from None
+    except BaseException:
+        fh.close()
+        raise
+    fh.seek(0)
+    fh.truncate()
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}) + "\n")
+    fh.flush()
+    return fh
+
+
+def _describe_holder(text: str) -> str:
+    try:
+        holder = json.loads(text)
+        return f"pid {holder['pid']} on {holder['host']}, started {holder['started']}"
+    except (ValueError, KeyError, TypeError):
+        return "a process that has not written its pid yet" if not text else f"holder {text[:80]!r}"
 
 
 def _canonical(value: Any) -> str:

@@ -1,5 +1,6 @@
 """Score tables: ``RUN_DIR/scores/<shard>.parquet`` with ``uid``, ``status`` and float32 score columns
-(and string columns for scorers that also write text, such as SIEVE's best caption)."""
+(float64 for a metadata column copied in that precision by the ``column`` scorer; string columns for
+scorers that also write text, such as SIEVE's best caption)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ def score_table(uids: np.ndarray, status: np.ndarray, scores: Mapping[str, np.nd
         STATUS_COLUMN: pa.array(np.asarray(status, dtype=object), pa.string()),
     }
     for name, values in scores.items():
-        if np.asarray(values).dtype == object:
+        values = np.asarray(values)
+        if values.dtype == object:
             columns[name] = pa.array(values, pa.string())
+        elif values.dtype == np.float64:  # a metadata column copied in its own precision (``column``)
+            columns[name] = pa.array(values, pa.float64())
         else:
             columns[name] = pa.array(np.asarray(values, dtype=np.float32), pa.float32())
     return pa.table(columns)

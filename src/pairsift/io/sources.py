@@ -12,9 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pairsift.data import ALT_TEXT, IMAGE, TEXT, UID_COLUMN, EmbeddingBatch, PoolReader, image_key, text_key
+from pairsift.data import (
+    ALT_TEXT,
+    IMAGE,
+    TEXT,
+    UID_COLUMN,
+    EmbeddingBatch,
+    PoolReader,
+    image_key,
+    metadata_columns,
+    text_key,
+)
 from pairsift.errors import InputError
 from pairsift.io.arrays import check_matrix, list_column_to_matrix, widen_empty
 from pairsift.io.fs import display, join, open_input, resolve
@@ -66,14 +77,19 @@ class Source(PoolReader):
     def describe(self) -> dict[str, Any]:
         """What run.json records about the source."""
 
-    def _read_uids(self, path: str, requires: frozenset[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """The uid column, and the alt-text column when ``requires`` asks for it."""
+    def _read_uids(
+        self, path: str, requires: frozenset[str]
+    ) -> tuple[np.ndarray, np.ndarray | None, dict[str, np.ndarray]]:
+        """The uid column, the alt-text column when ``requires`` asks for it, and the metadata columns
+        it asks for (numeric, in their own dtype)."""
         c = self.config
-        columns = [c.uid_column] + ([c.alt_text_column] if ALT_TEXT in requires else [])
-        table = self._read_parquet(path, columns)
-        uids = np.asarray(table.column(0).to_numpy(zero_copy_only=False), dtype=object)
-        alt = table.column(1).to_pylist() if ALT_TEXT in requires else None
-        return uids, None if alt is None else np.asarray(alt, dtype=object)
+        extra = metadata_columns(requires)
+        columns = [c.uid_column] + ([c.alt_text_column] if ALT_TEXT in requires else []) + extra
+        table = self._read_parquet(path, list(dict.fromkeys(columns)))
+        uids = np.asarray(table.column(c.uid_column).to_numpy(zero_copy_only=False), dtype=object)
+        alt = table.column(c.alt_text_column).to_pylist() if ALT_TEXT in requires else None
+        values = {name: numeric_column(table, name, display(self.fs, path)) for name in extra}
+        return uids, None if alt is None else np.asarray(alt, dtype=object), values
 
     def _read_parquet(self, path: str, columns: list[str]) -> Any:
         with open_input(self.fs, path) as fh:
@@ -123,13 +139,12 @@ class DataCompSource(Source):
 
     def read(self, shard: str, requires: frozenset[str]) -> EmbeddingBatch:
         stem = self._stems[shard]
-        uids, alt_text = self._read_uids(stem + ".parquet", requires)
+        uids, alt_text, columns = self._read_uids(stem + ".parquet", requires)
         wanted = {IMAGE: image_key(self.family), TEXT: text_key(self.family)}
         keys = [wanted[m] for m in (IMAGE, TEXT) if m in requires]
         arrays = self._read_npz(stem + ".npz", keys, len(uids)) if keys else {}
-        return EmbeddingBatch.build(
-            shard, uids, image=arrays.get(wanted[IMAGE]), text=arrays.get(wanted[TEXT]), alt_text=alt_text
-        )
+        image, text = arrays.get(wanted[IMAGE]), arrays.get(wanted[TEXT])
+        return EmbeddingBatch.build(shard, uids, image=image, text=text, alt_text=alt_text, columns=columns)
 
     def _read_npz(self, path: str, keys: list[str], rows: int) -> dict[str, np.ndarray]:
         where = display(self.fs, path)
@@ -192,7 +207,8 @@ class ParquetSource(Source):
         columns = [c.uid_column] + [wanted[m] for m in (IMAGE, TEXT) if m in requires]
         if ALT_TEXT in requires:
             columns.append(c.alt_text_column)
-        table = self._read_parquet(path, columns)
+        columns += metadata_columns(requires)
+        table = self._read_parquet(path, list(dict.fromkeys(columns)))
         where = display(self.fs, path)
         mats: dict[str, np.ndarray] = {}
         for modality in (IMAGE, TEXT):
@@ -215,7 +231,20 @@ class ParquetSource(Source):
             if ALT_TEXT in requires
             else None
         )
-        return EmbeddingBatch.build(shard, uids, image=mats.get(IMAGE), text=mats.get(TEXT), alt_text=alt)
+        values = {name: numeric_column(table, name, where) for name in metadata_columns(requires)}
+        return EmbeddingBatch.build(
+            shard, uids, image=mats.get(IMAGE), text=mats.get(TEXT), alt_text=alt, columns=values
+        )
+
+
+def numeric_column(table: Any, name: str, where: str) -> np.ndarray:
+    """A numeric metadata column as a float array in its own precision (nulls become NaN)."""
+    column = table.column(name)
+    if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
+        raise InputError(f"{where}: column {name!r} is {column.type}; a score column must be numeric")
+    single = pa.types.is_float32(column.type) or pa.types.is_float16(column.type)
+    dtype = np.float32 if single else np.float64
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
 def open_source(url: str, family: str, config: SourceConfig | None = None) -> Source:

@@ -1,67 +1,247 @@
-"""DataComp subset files (METHODS.md §6).
+"""DataComp subset files (METHODS.md §6), and reading any uid list.
 
 A subset file is ``np.save`` of a 1-D structured array of dtype ``np.dtype("u8,u8")``, one row per
 kept sample, ``(hi, lo) = divmod(int(uid, 16), 2**64)``, sorted ascending. A uid listed twice means
 the sample is written twice (upsampling): duplicates are kept everywhere in pairsift. DataComp's
 resharder also accepts a raw memmap of the same dtype (no ``.npy`` header); so does :func:`read_subset`.
+
+Every reader of a uid list (``select`` rules, ``reshard --subset``, ``pairsift uids``) goes through
+:func:`detect_format`, which looks at the content first, then the name (see its docstring), so a
+``.txt`` list is never taken for raw 16-byte rows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+from collections.abc import Iterator, Sequence
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from pairsift.data import UID_COLUMN
 from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
-from pairsift.uids import SUBSET_DTYPE, from_keys, is_sorted, sort_keys, to_hex
+from pairsift.uids import SUBSET_DTYPE, from_keys, is_sorted, parse_uids, sort_keys, to_hex
 
 logger = logging.getLogger(__name__)
 
+Format = Literal["npy", "raw", "text", "parquet"]
+CHUNK = 1 << 20  # uids parsed at a time: bounds the memory taken by string arrays
+
 _NPY_MAGIC = b"\x93NUMPY"
+_PARQUET_MAGIC = b"PAR1"
+#: complete lines that are blank or one 32-hex uid, with blanks around (what the text reader accepts)
+_UID_LINES = re.compile(rb"(?:[ \t\r\f\v]*(?:[0-9A-Fa-f]{32}[ \t\r\f\v]*)?\n)*")
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
+_SCAN = 1 << 20  # bytes scanned at a time when checking for text
+_LONGEST_LINE = 4096  # a partial line longer than this is not a uid line
 
 
 def write_subset(path: str | Path, subset: np.ndarray) -> Path:
     """Write a DataComp subset file atomically, sorted ascending, duplicates preserved."""
+    write_subset_hashed(path, subset)
+    return Path(path)
+
+
+def write_subset_hashed(path: str | Path, subset: np.ndarray) -> str:
+    """:func:`write_subset`, returning the sha256 of the bytes written (hashed as they are written)."""
     if subset.dtype != SUBSET_DTYPE:
         raise ValueError(f"subset arrays have dtype {SUBSET_DTYPE}, got {subset.dtype}")
     ordered = subset if is_sorted(subset) else sort_keys(subset["f0"].copy(), subset["f1"].copy())
-    path = Path(path)
-    atomic_write(path, lambda fh: np.save(fh, ordered, allow_pickle=False))
-    return path
+    digest = hashlib.sha256()
+
+    def write(fh: IO[bytes]) -> None:
+        np.save(_Hashing(fh, digest), ordered, allow_pickle=False)
+
+    atomic_write(path, write)
+    return digest.hexdigest()
 
 
-def read_subset(path: str | Path, *, mmap: bool = False) -> np.ndarray:
-    """Read a subset file (``.npy`` or raw ``u8,u8`` memmap) as a sorted structured array.
+class _Hashing:
+    """A write-only file that hashes what goes through it (np.save then writes in chunks)."""
 
-    A file whose rows are not sorted is sorted in memory, with a warning (DataComp's tools expect
-    sorted files; pairsift only needs membership, so the order does not change any result).
+    def __init__(self, fh: IO[bytes], digest: Any) -> None:
+        self.fh, self.digest = fh, digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.fh.write(data)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- which format ----------------------------------------------------------------------------
+def detect_format(path: str | Path) -> Format:
+    """The format of a uid list, from its content first, then its name.
+
+    1. The ``.npy`` header -> ``npy``; ``PAR1`` at both ends -> ``parquet`` (whatever the name).
+    2. Named ``.parquet`` or ``.txt`` -> that format (the reader then names what is wrong).
+    3. Text (no control bytes) -> ``text``, unless every line is a 32-hex uid or blank *and* the size is
+       a multiple of 16: then it is also a valid raw memmap, and that is an error saying how to tell.
+    4. Anything else -> ``raw`` when the size is a multiple of 16 (DataComp's header-less memmap), else an
+       error.
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"subset file {path}: no such file")
+        raise InputError(f"{path}: no such file")
+    size = path.stat().st_size
     with path.open("rb") as fh:
-        header = fh.read(len(_NPY_MAGIC))
-    if header == _NPY_MAGIC:
+        head = fh.read(max(len(_NPY_MAGIC), len(_PARQUET_MAGIC)))
+        fh.seek(max(size - len(_PARQUET_MAGIC), 0))
+        tail = fh.read()
+    if head.startswith(_NPY_MAGIC):
+        return "npy"
+    if size >= 2 * len(_PARQUET_MAGIC) and head.startswith(_PARQUET_MAGIC) and tail == _PARQUET_MAGIC:
+        return "parquet"
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return "parquet"
+    if suffix == ".txt":
+        return "text"
+    if size == 0:
+        return "raw"  # nothing to tell apart: an empty list either way
+    content = _text_content(path)
+    raw_size = size % SUBSET_DTYPE.itemsize == 0
+    if content == "uids" and raw_size:
+        raise InputError(
+            f"{path}: cannot tell the format: its {size} bytes are one 32-hex uid per line (a text uid "
+            f"list) and also a whole number of 16-byte rows (a raw u8,u8 subset file without a .npy "
+            "header). Rename it to .txt if it is a text list; if it is a raw subset file, write it with "
+            "np.save (a .npy header), e.g. np.save('subset.npy', np.fromfile(path, 'u8,u8'))"
+        )
+    if content != "binary":
+        return "text"
+    if raw_size:
+        return "raw"
+    raise InputError(
+        f"{path}: not a uid list: no .npy header, not parquet, not text, and not a raw u8,u8 memmap "
+        f"({size} bytes is not a multiple of {SUBSET_DTYPE.itemsize})"
+    )
+
+
+def _text_content(path: Path) -> Literal["uids", "text", "binary"]:
+    """``uids`` when every line is blank or a 32-hex uid; ``text`` for other text; else ``binary``.
+
+    Stops at the first chunk that decides; a file of uids is scanned to the end (at regex speed).
+    """
+    carry = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(_SCAN):
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            body, carry = data[:cut], data[cut:]
+            if _UID_LINES.fullmatch(body) is None or len(carry) > _LONGEST_LINE:
+                return _text_or_binary(data)
+    if carry and _UID_LINES.fullmatch(carry + b"\n") is None:
+        return _text_or_binary(carry)
+    return "uids"
+
+
+def _text_or_binary(sample: bytes) -> Literal["text", "binary"]:
+    if _CONTROL.search(sample):
+        return "binary"
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 3:  # not just a character cut at the end of the sample
+            return "binary"
+    return "text"
+
+
+# --- reading ---------------------------------------------------------------------------------
+def read_subset(path: str | Path, *, mmap: bool = False) -> np.ndarray:
+    """Read any uid list (subset file ``.npy`` or raw memmap, text, parquet) as a sorted structured array.
+
+    A subset file whose rows are not sorted is sorted in memory, with a warning (DataComp's tools
+    expect sorted files; pairsift only needs membership, so the order does not change any result).
+    ``mmap=True`` maps ``.npy`` and raw files instead of reading them.
+    """
+    stored, fmt = read_stored(path, mmap=mmap)
+    if is_sorted(stored):
+        return stored if mmap else np.asarray(stored)
+    if fmt in ("npy", "raw"):
+        logger.warning("subset file %s is not sorted; sorting it in memory", path)
+    return sort_keys(np.array(stored["f0"]), np.array(stored["f1"]))
+
+
+def read_stored(path: str | Path, *, mmap: bool = False) -> tuple[np.ndarray, Format]:
+    """``(uids in the file's order, format)``: the rows of a uid list as stored, dtype checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"subset file {path}: no such file")
+    fmt = detect_format(path)
+    if fmt == "npy":
         try:
             subset = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
         except ValueError as exc:
             raise InputError(f"subset file {path}: cannot read: {exc}") from exc
-    else:
-        size = path.stat().st_size
-        if size % SUBSET_DTYPE.itemsize:
-            raise InputError(
-                f"subset file {path}: neither a .npy file nor a raw u8,u8 memmap "
-                f"({size} bytes is not a multiple of {SUBSET_DTYPE.itemsize})"
-            )
-        subset = np.memmap(path, dtype=SUBSET_DTYPE, mode="r") if size else np.zeros(0, SUBSET_DTYPE)
-    subset = _check_dtype(subset, path)
-    if not is_sorted(subset):
-        logger.warning("subset file %s is not sorted; sorting it in memory", path)
-        return sort_keys(np.array(subset["f0"]), np.array(subset["f1"]))
-    return subset if mmap else np.asarray(subset)
+        return _check_dtype(subset, path), fmt
+    if fmt == "raw":
+        if path.stat().st_size == 0:
+            return np.zeros(0, SUBSET_DTYPE), fmt
+        return np.memmap(path, dtype=SUBSET_DTYPE, mode="r"), fmt
+    chunks = _text_chunks(path) if fmt == "text" else _parquet_chunks(path)
+    unit = "line" if fmt == "text" else "row"
+    parts = [_parse_chunk(path, unit, positions, values) for positions, values in chunks]
+    uids = np.concatenate(parts) if parts else np.zeros(0, SUBSET_DTYPE)
+    logger.debug("%s: read %d uids (%s)", path, len(uids), fmt)
+    return uids, fmt
+
+
+def _text_chunks(path: Path) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """``(1-based line numbers, uids)`` of the non-blank lines, :data:`CHUNK` lines at a time."""
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        done = 0
+        while lines := list(islice(fh, CHUNK)):
+            stripped = [line.strip() for line in lines]
+            keep = [i for i, s in enumerate(stripped) if s]
+            yield done + 1 + np.asarray(keep, dtype=np.int64), [stripped[i] for i in keep]
+            done += len(lines)
+
+
+def _parquet_chunks(path: Path) -> Iterator[tuple[np.ndarray, list[str | None]]]:
+    """``(0-based row numbers, uids)`` of the ``uid`` column, :data:`CHUNK` rows at a time."""
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot read as parquet: {exc}") from exc
+    schema = parquet.schema_arrow
+    if UID_COLUMN not in schema.names:
+        raise InputError(f"{path}: no '{UID_COLUMN}' column; found {schema.names}")
+    kind = schema.field(UID_COLUMN).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise InputError(f"{path}: column '{UID_COLUMN}' has type {kind}, expected string")
+    start = 0
+    for batch in parquet.iter_batches(batch_size=CHUNK, columns=[UID_COLUMN]):
+        values = batch.column(0).to_pylist()
+        yield np.arange(start, start + len(values)), values
+        start += len(values)
+
+
+def _parse_chunk(path: Path, unit: str, positions: np.ndarray, values: Sequence[str | None]) -> np.ndarray:
+    # clipped to 33 characters (still too long if longer than 32) so one huge line cannot blow up
+    # the fixed-width string array parse_uids builds; None (a null parquet cell) becomes "" (malformed)
+    clipped = np.asarray([v[:33] if isinstance(v, str) else "" for v in values], dtype=object)
+    keys, ok = parse_uids(clipped)
+    if not ok.all():
+        bad = int(np.flatnonzero(~ok)[0])
+        found = repr(values[bad])
+        found = found if len(found) <= 60 else found[:57] + "..."
+        raise InputError(f"{path}: {unit} {positions[bad]}: expected a 32-hex uid, found {found}")
+    return from_keys(keys)
 
 
 def _check_dtype(subset: np.ndarray, path: Path) -> np.ndarray:

@@ -1,11 +1,14 @@
 """Uid lists: inspect, convert and combine DataComp subset files (``pairsift uids``, docs/subsets.md).
 
-Formats, chosen by the file name:
+Formats, told apart by their content first and their name second (:func:`detect_format`):
 
-- ``.txt`` — one 32-hex uid per line (blank lines are skipped, upper-case digits accepted);
-- ``.parquet`` — a ``uid`` string column;
-- any other name — a subset file (METHODS.md §6): ``np.save`` of a sorted 1-D ``u8,u8`` structured
-  array, or a raw memmap of the same dtype. Subset files are always written as ``.npy``, sorted.
+- ``.npy`` — a subset file (METHODS.md §6): ``np.save`` of a sorted 1-D ``u8,u8`` structured array;
+- ``raw`` — the same rows without the ``.npy`` header (DataComp's memmap), for binary content only;
+- ``text`` — one 32-hex uid per line (blank lines are skipped, upper-case digits accepted);
+- ``parquet`` — a ``uid`` string column.
+
+Subset files are always written as ``.npy``, sorted. Reading lives in :mod:`pairsift.io.subsets`, so
+``select`` rules and ``reshard`` read every format the same way.
 
 A uid listed twice means the sample is written twice (upsampling), so duplicates are kept in every
 conversion. Set operations use multiset semantics, like :class:`collections.Counter`: ``union`` keeps
@@ -18,9 +21,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from itertools import islice
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,14 +31,23 @@ import pyarrow.parquet as pq
 from pairsift.data import UID_COLUMN
 from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
-from pairsift.io.subsets import count_in, read_subset, write_subset
-from pairsift.uids import SUBSET_DTYPE, from_keys, is_sorted, parse_uids, sort_uids, to_hex
+from pairsift.io.subsets import CHUNK, Format, count_in, detect_format, read_stored, read_subset, write_subset
+from pairsift.uids import is_sorted, sort_uids, to_hex
 
 logger = logging.getLogger(__name__)
 
-Format = Literal["npy", "raw", "text", "parquet"]
+__all__ = [
+    "Format",
+    "combine_files",
+    "convert",
+    "detect_format",
+    "info",
+    "load_uids",
+    "read_uids",
+    "write_uids",
+]
+
 OUTPUT_FORMATS: dict[str, Format] = {".npy": "npy", ".txt": "text", ".parquet": "parquet"}
-CHUNK = 1 << 20  # uids parsed or formatted at a time: bounds the memory taken by string arrays
 _UID_SCHEMA = pa.schema([(UID_COLUMN, pa.string())])
 
 
@@ -87,19 +98,6 @@ class SetResult:
 
 
 # --- formats ---------------------------------------------------------------------------------
-def detect_format(path: str | Path) -> Format:
-    """``text`` for ``.txt``, ``parquet`` for ``.parquet``, else ``npy`` or ``raw`` from the header."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix in (".txt", ".parquet"):
-        return OUTPUT_FORMATS[suffix]
-    magic = np.lib.format.MAGIC_PREFIX
-    with path.open("rb") as fh:
-        return "npy" if fh.read(len(magic)) == magic else "raw"
-
-
 def output_format(path: str | Path) -> Format:
     """The format written to ``path``, from its suffix (``.npy``, ``.txt`` or ``.parquet``)."""
     fmt = OUTPUT_FORMATS.get(Path(path).suffix.lower())
@@ -113,64 +111,15 @@ def output_format(path: str | Path) -> Format:
 # --- reading ---------------------------------------------------------------------------------
 def load_uids(path: str | Path) -> tuple[np.ndarray, Format]:
     """``(uids, format)``: text and parquet rows in file order; subset files sorted (as read_subset)."""
-    path = Path(path)
-    fmt = detect_format(path)
+    stored, fmt = read_stored(path)
     if fmt in ("npy", "raw"):
         return read_subset(path), fmt
-    chunks = _text_chunks(path) if fmt == "text" else _parquet_chunks(path)
-    unit = "line" if fmt == "text" else "row"
-    parts = [_parse_chunk(path, unit, positions, values) for positions, values in chunks]
-    uids = np.concatenate(parts) if parts else np.zeros(0, SUBSET_DTYPE)
-    logger.debug("%s: read %d uids (%s)", path, len(uids), fmt)
-    return uids, fmt
+    return stored, fmt
 
 
 def read_uids(path: str | Path) -> np.ndarray:
     """Any supported file -> sorted structured ``u8,u8`` array, duplicates kept."""
     return sort_uids(load_uids(path)[0])
-
-
-def _text_chunks(path: Path) -> Iterator[tuple[np.ndarray, list[str]]]:
-    """``(1-based line numbers, uids)`` of the non-blank lines, :data:`CHUNK` lines at a time."""
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        done = 0
-        while lines := list(islice(fh, CHUNK)):
-            stripped = [line.strip() for line in lines]
-            keep = [i for i, s in enumerate(stripped) if s]
-            yield done + 1 + np.asarray(keep, dtype=np.int64), [stripped[i] for i in keep]
-            done += len(lines)
-
-
-def _parquet_chunks(path: Path) -> Iterator[tuple[np.ndarray, list[str | None]]]:
-    """``(0-based row numbers, uids)`` of the ``uid`` column, :data:`CHUNK` rows at a time."""
-    try:
-        parquet = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{path}: cannot read as parquet: {exc}") from exc
-    schema = parquet.schema_arrow
-    if UID_COLUMN not in schema.names:
-        raise InputError(f"{path}: no '{UID_COLUMN}' column; found {schema.names}")
-    kind = schema.field(UID_COLUMN).type
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        raise InputError(f"{path}: column '{UID_COLUMN}' has type {kind}, expected string")
-    start = 0
-    for batch in parquet.iter_batches(batch_size=CHUNK, columns=[UID_COLUMN]):
-        values = batch.column(0).to_pylist()
-        yield np.arange(start, start + len(values)), values
-        start += len(values)
-
-
-def _parse_chunk(path: Path, unit: str, positions: np.ndarray, values: Sequence[str | None]) -> np.ndarray:
-    # clipped to 33 characters (still too long if longer than 32) so one huge line cannot blow up
-    # the fixed-width string array parse_uids builds; None (a null parquet cell) becomes "" (malformed)
-    clipped = np.asarray([v[:33] if isinstance(v, str) else "" for v in values], dtype=object)
-    keys, ok = parse_uids(clipped)
-    if not ok.all():
-        bad = int(np.flatnonzero(~ok)[0])
-        found = repr(values[bad])
-        found = found if len(found) <= 60 else found[:57] + "..."
-        raise InputError(f"{path}: {unit} {positions[bad]}: expected a 32-hex uid, found {found}")
-    return from_keys(keys)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -203,14 +152,9 @@ def _write_parquet(fh: IO[bytes], uids: np.ndarray) -> None:
 def info(path: str | Path) -> SubsetInfo:
     """Counts, duplicates, sortedness (as stored), format and uid range of one file."""
     path = Path(path)
-    fmt = detect_format(path)
-    if fmt in ("npy", "raw"):
-        uids = read_subset(path, mmap=True)  # checks the dtype; sorted in memory if the file is not
-        stored_sorted = is_sorted(_stored_subset(path, fmt))
-    else:
-        stored, _ = load_uids(path)
-        stored_sorted = is_sorted(stored)
-        uids = sort_uids(stored)
+    stored, fmt = read_stored(path, mmap=True)  # checks the dtype
+    stored_sorted = is_sorted(stored)
+    uids = stored if stored_sorted else sort_uids(np.asarray(stored))
     distinct, counts = tally(uids)
     first, last = (str(h) for h in to_hex(uids[[0, -1]])) if len(uids) else (None, None)
     return SubsetInfo(
@@ -225,15 +169,6 @@ def info(path: str | Path) -> SubsetInfo:
         first_uid=first,
         last_uid=last,
     )
-
-
-def _stored_subset(path: Path, fmt: Format) -> np.ndarray:
-    """The rows of a subset file in stored order (dtype already checked by read_subset)."""
-    if fmt == "npy":
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    if path.stat().st_size == 0:
-        return np.zeros(0, SUBSET_DTYPE)
-    return np.memmap(path, dtype=SUBSET_DTYPE, mode="r")
 
 
 def convert(source: str | Path, output: str | Path) -> ConvertResult:

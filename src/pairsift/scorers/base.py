@@ -8,6 +8,7 @@ score (:meth:`Scorer.output_columns`, :meth:`Scorer.score_columns`), e.g. SIEVE'
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,11 @@ class Scorer(ABC):
         """Every output column for ``batch``: float32 arrays, or object arrays of str for text columns."""
         return {self.column: self.score(batch, compute, seed=seed)}
 
+    def inputs(self) -> frozenset[str]:
+        """What this scorer reads from the pool: :attr:`requires`, plus any metadata columns an instance
+        asks for (``column:<name>``, see :func:`pairsift.data.metadata_column`)."""
+        return self.requires
+
     def params(self) -> dict[str, Any]:
         """Constructor parameters, as recorded in ``run.json``."""
         return {"name": self.name}
@@ -112,7 +118,8 @@ class PoolScorer(Scorer):
 
 #: the built-in scorers, one module each; they register themselves as they load
 BUILTIN = tuple(
-    f"pairsift.scorers.{m}" for m in ("clip_score", "neg_clip_loss", "norm_sim", "norm_sim_d", "sieve")
+    f"pairsift.scorers.{m}"
+    for m in ("clip_score", "column", "neg_clip_loss", "norm_sim", "norm_sim_d", "sieve")
 )
 SCORERS: Registry[type[Scorer]] = Registry("scorer", modules=BUILTIN)
 
@@ -128,9 +135,33 @@ def register(kind: str) -> Any:
 
 
 def build_scorer(kind: str, params: dict[str, Any]) -> Scorer:
-    """Instantiate a registered scorer, turning bad parameters into a readable error."""
+    """Instantiate a registered scorer, turning bad parameters into a readable error.
+
+    A parameter the constructor does not take is refused before the constructor runs, with the list of
+    the ones it does take (its keyword parameters; a constructor with ``**kwargs`` accepts any name).
+    """
     cls = SCORERS.get(kind)
+    accepted = _keyword_parameters(cls)
+    if accepted is not None:
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            names = ", ".join(repr(u) for u in unknown)
+            raise ValueError(
+                f"scorer {kind!r}: unknown parameter{'s' if len(unknown) > 1 else ''} {names}; "
+                f"valid parameters: {', '.join(accepted) or '(none)'}"
+            )
     try:
         return cls(**params)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"scorer {kind!r}: {exc}") from exc
+
+
+def _keyword_parameters(cls: type[Scorer]) -> tuple[str, ...] | None:
+    """The names a scorer's constructor takes by keyword, in order; None when it takes ``**kwargs``."""
+    names: list[str] = []
+    for parameter in inspect.signature(cls.__init__).parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            return None
+        if parameter.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            names.append(parameter.name)
+    return tuple(n for n in names if n != "self")

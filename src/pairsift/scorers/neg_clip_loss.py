@@ -23,7 +23,7 @@ from pairsift.data import IMAGE, TEXT, EmbeddingBatch, select_rows
 from pairsift.device import Compute
 from pairsift.models.ids import TEMPERATURES
 from pairsift.params import float_param, int_param
-from pairsift.scorers.base import Scorer, register
+from pairsift.scorers.base import SCORERS, Scorer, register
 
 
 def family_temperature(family: str) -> float:
@@ -185,3 +185,7 @@ class NegClipLoss(Scorer):
                 log_rows, log_cols = log_batch_sums(f[idx], g[idx], tau, compute)
                 total[idx] += (log_rows + log_cols).double()
         return (-(tau / (2 * self.k)) * total).float().cpu().numpy()
+
+
+#: the paper's latest arXiv version calls it s-CLIPLoss: the same scorer (and the same default column)
+SCORERS.alias("s_clip_loss", "neg_clip_loss")

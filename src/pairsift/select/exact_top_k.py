@@ -2,14 +2,17 @@
 
 Both paths return the same :class:`Cut`: the exact threshold value and, for rows tied at it, which
 ones are kept (smaller uid first). The streaming path never holds more than one shard's column: it
-maps float32 values to order-preserving uint32 keys and finds the k-th largest key with two
-histogram passes (65,536 bins on the high 16 bits, then on the low 16 bits inside the boundary bin).
+maps float32 values to order-preserving uint32 keys (float64 values, as the ``column`` scorer keeps
+DataComp's, to uint64 keys) and finds the k-th largest key with one histogram pass per 16 bits of key
+(65,536 bins on the highest 16 bits, then on the next 16 inside the boundary bin, …): two passes for
+float32, four for float64. Values are compared in their own precision throughout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -19,32 +22,62 @@ UidKeys = Callable[[str], tuple[np.ndarray, np.ndarray]]
 _BINS = 1 << 16
 
 
+#: value dtype -> the unsigned key dtype of the same width
+_KEYS: dict[np.dtype[Any], np.dtype[Any]] = {
+    np.dtype(np.float32): np.dtype(np.uint32),
+    np.dtype(np.float64): np.dtype(np.uint64),
+}
+
+
+def _float(values: np.ndarray) -> np.ndarray:
+    """float64 stays float64; anything else is compared as float32."""
+    values = np.asarray(values)
+    return values if values.dtype == np.float64 else values.astype(np.float32, copy=False)
+
+
 def sortable(values: np.ndarray) -> np.ndarray:
-    """float32 -> uint32 keys with the same order (for finite values; -0.0 maps like 0.0)."""
-    bits = (np.asarray(values, dtype=np.float32) + np.float32(0)).view(np.uint32)
-    negative = (bits >> np.uint32(31)).astype(bool)
-    return np.where(negative, ~bits, bits | np.uint32(0x80000000))
+    """float32 -> uint32 (float64 -> uint64) keys with the same order (for finite values; -0.0 maps
+    like 0.0)."""
+    values = _float(values)
+    kind = _KEYS[values.dtype]
+    bits = (values + values.dtype.type(0)).view(kind)
+    sign = kind.type(1) << kind.type(8 * kind.itemsize - 1)
+    negative = (bits & sign).astype(bool)
+    return np.where(negative, ~bits, bits | sign)
 
 
-def unsortable(key: int) -> float:
-    """Inverse of :func:`sortable` for one key."""
-    bits = key & 0x7FFFFFFF if key & 0x80000000 else ~key & 0xFFFFFFFF
-    return float(np.array([bits], dtype=np.uint32).view(np.float32)[0])
+def unsortable(key: int, width: int = 32) -> float:
+    """Inverse of :func:`sortable` for one key of ``width`` bits (32: float32, 64: float64)."""
+    kind = np.dtype(np.uint32) if width == 32 else np.dtype(np.uint64)
+    sign, full = 1 << (width - 1), (1 << width) - 1
+    bits = key & (sign - 1) if key & sign else ~key & full
+    value = np.array([bits], dtype=kind).view(np.float32 if width == 32 else np.float64)[0]
+    return float(value)
+
+
+def same_precision(values: np.ndarray, threshold: float) -> np.floating:
+    """``threshold`` in the dtype the column is compared in."""
+    return _float(values).dtype.type(threshold)
 
 
 @dataclass
 class Cut:
-    """``value > threshold`` rows are kept; of the rows equal to it, those in ``ties`` (per shard)."""
+    """``value > threshold`` rows are kept; of the rows equal to it, those in ``ties`` (per shard).
+
+    ``available`` is the number of candidate rows (kept so far, with a finite value): the cut keeps
+    ``min(k, available)`` of them (0 when ``k <= 0``: nothing is read then).
+    """
 
     threshold: float
     ties: dict[str, np.ndarray] = field(default_factory=dict)
     keep_all: bool = False
+    available: int = 0
 
     def mask(self, shard: str, values: np.ndarray, current: np.ndarray) -> np.ndarray:
         finite = current & np.isfinite(values)
         if self.keep_all:
             return finite
-        keep = finite & (values > np.float32(self.threshold))
+        keep = finite & (values > same_precision(values, self.threshold))
         rows = self.ties.get(shard)
         if rows is not None and len(rows):
             keep[rows] = True
@@ -62,46 +95,58 @@ def top_k(
 ) -> Cut:
     """The cut that keeps exactly ``min(k, finite rows)`` rows of ``masks`` with the largest values."""
     if k <= 0:
-        return Cut(threshold=np.inf)
+        return Cut(threshold=np.inf)  # reads nothing; ``available`` is not counted
     finder = _streaming_key if streaming else _in_memory_key
-    found = finder(shards, k, column, masks)
+    found, available = finder(shards, k, column, masks)
     if found is None:
-        return Cut(threshold=-np.inf, keep_all=True)
-    key, above = found
-    threshold = unsortable(key)
-    return Cut(threshold=threshold, ties=_break_ties(shards, k - above, threshold, column, uid_keys, masks))
+        return Cut(threshold=-np.inf, keep_all=True, available=available)
+    (key, above), width = found, _width(column(shards[0]))
+    threshold = unsortable(key, width)
+    ties = _break_ties(shards, k - above, threshold, column, uid_keys, masks)
+    return Cut(threshold=threshold, ties=ties, available=available)
 
 
 def _finite_keys(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return sortable(values[mask & np.isfinite(values)])
 
 
-def _in_memory_key(
-    shards: list[str], k: int, column: Column, masks: Mapping[str, np.ndarray]
-) -> tuple[int, int] | None:
+#: what a finder returns: ``((k-th largest key, entries above it) or None when k >= available, available)``
+Found = tuple[tuple[int, int] | None, int]
+
+
+def _width(values: np.ndarray) -> int:
+    return 64 if np.asarray(values).dtype == np.float64 else 32
+
+
+def _in_memory_key(shards: list[str], k: int, column: Column, masks: Mapping[str, np.ndarray]) -> Found:
     keys = np.concatenate([_finite_keys(column(s), masks[s]) for s in shards] or [np.zeros(0, np.uint32)])
     if k >= len(keys):
-        return None
+        return None, len(keys)
     kth = int(np.partition(keys, len(keys) - k)[len(keys) - k])
-    return kth, int((keys > kth).sum())
+    return (kth, int((keys > kth).sum())), len(keys)
 
 
-def _streaming_key(
-    shards: list[str], k: int, column: Column, masks: Mapping[str, np.ndarray]
-) -> tuple[int, int] | None:
-    high = np.zeros(_BINS, dtype=np.int64)
-    for s in shards:
-        high += np.bincount(_finite_keys(column(s), masks[s]) >> np.uint32(16), minlength=_BINS)
-    total = int(high.sum())
-    if k >= total:
-        return None
-    top_bin, above = _boundary(high, k)
-    low = np.zeros(_BINS, dtype=np.int64)
-    for s in shards:
-        keys = _finite_keys(column(s), masks[s])
-        low += np.bincount(keys[(keys >> np.uint32(16)) == top_bin] & np.uint32(0xFFFF), minlength=_BINS)
-    low_bin, above_low = _boundary(low, k - above)
-    return (top_bin << 16) | low_bin, above + above_low
+def _streaming_key(shards: list[str], k: int, column: Column, masks: Mapping[str, np.ndarray]) -> Found:
+    """One histogram pass per 16 bits of key, each inside the boundary bin of the passes before."""
+    width = _width(column(shards[0])) if shards else 32
+    prefix, above, total = 0, 0, None
+    for shift in range(width - 16, -1, -16):
+        hist = np.zeros(_BINS, dtype=np.int64)
+        for s in shards:
+            keys = _finite_keys(column(s), masks[s]).astype(np.uint64)
+            inside = (
+                keys[(keys >> np.uint64(shift + 16)) == np.uint64(prefix)] if shift + 16 < width else keys
+            )
+            hist += np.bincount(
+                ((inside >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.int64), minlength=_BINS
+            )
+        if total is None:
+            total = int(hist.sum())
+            if k >= total:
+                return None, total
+        bin_, above_here = _boundary(hist, k - above)
+        prefix, above = (prefix << 16) | bin_, above + above_here
+    return (prefix, above), int(total or 0)
 
 
 def _boundary(hist: np.ndarray, k: int) -> tuple[int, int]:
@@ -127,7 +172,7 @@ def _break_ties(
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for i, s in enumerate(shards):
         values = column(s)
-        rows = np.flatnonzero(masks[s] & (values == np.float32(threshold)))
+        rows = np.flatnonzero(masks[s] & (values == same_precision(values, threshold)))
         if len(rows):
             keys, _ = uid_keys(s)
             found.append((keys[rows], np.full(len(rows), i), rows))

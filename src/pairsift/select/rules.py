@@ -11,9 +11,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from pairsift.errors import InputError
 from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.registry import Registry
-from pairsift.select.exact_top_k import top_k
+from pairsift.select.exact_top_k import same_precision, top_k
 from pairsift.select.state import SelectionState
 
 
@@ -87,18 +88,31 @@ class _Top(Rule):
         if self.fraction is not None and state.datacomp_threshold:
             return self._datacomp(state, k, read)
         cut = top_k(state.shards, k, read, state.uid_keys, state.masks, streaming=state.streaming)
+        if self.count is not None and cut.available < k:
+            raise InputError(
+                f"--{self.flag} {self.column}={k}: only {cut.available:,} rows are available (rows still "
+                f"kept with a finite {self.column!r}, of {state.kept:,} kept); N must be at most "
+                f"{cut.available:,} to keep exactly N"
+            )
         kept = state.update(lambda shard: cut.mask(shard, read(shard), state.masks[shard]))
         return Step(self.describe(), kept, state.base, state.display(self.column, cut.threshold))
 
     def _datacomp(self, state: SelectionState, k: int, read: Callable[[str], np.ndarray]) -> Step:
-        """DataComp's baseline: threshold = value at descending position k, keep everything >= it."""
+        """DataComp's baseline: ``t = -sort(-x)[k]`` with ``k = int(base · f)``, keep ``x >= t``.
+
+        The threshold is the (k+1)-th largest value, counting rows (a uid listed twice counts twice).
+        DataComp's sort puts NaN last, so a position at or past the rows with a finite value gives it a
+        NaN threshold (it keeps nothing) or an IndexError: refused here, with the numbers.
+        """
         cut = top_k(state.shards, k + 1, read, state.uid_keys, state.masks, streaming=state.streaming)
-        threshold = np.float32(cut.threshold)
+        if k >= cut.available:
+            raise InputError(self._unreachable(state, k, cut.available))
 
         def keep(shard: str) -> np.ndarray:
             values = read(shard)
-            finite = state.masks[shard] & np.isfinite(values)
-            return finite if cut.keep_all else finite & (values >= threshold)
+            return (
+                state.masks[shard] & np.isfinite(values) & (values >= same_precision(values, cut.threshold))
+            )
 
         kept = state.update(keep)
         return Step(
@@ -106,6 +120,22 @@ class _Top(Rule):
             kept,
             state.base,
             state.display(self.column, cut.threshold),
+        )
+
+    def _unreachable(self, state: SelectionState, k: int, available: int) -> str:
+        rows = state.kept
+        if k < rows:
+            landing = (
+                f"only {available:,} of them have a finite {self.column!r}: DataComp's sort puts NaN last "
+                f"(positions {available:,} to {rows - 1:,}), so its threshold would be NaN and keep nothing"
+            )
+        else:
+            landing = "that is past the last row (DataComp would raise an IndexError)"
+        return (
+            f"--top {self.column}={self.fraction:g} with --datacomp-threshold: the threshold is the value at "
+            f"descending position int({state.base:,} · {self.fraction:g}) = {k:,} of the {rows:,} rows kept "
+            f"so far, but {landing}; use a fraction below {available:,}/{state.base:,}, or drop "
+            "--datacomp-threshold"
         )
 
 
@@ -164,8 +194,12 @@ class Threshold(Rule):
     def apply(self, state: SelectionState) -> Step:
         state.check_column(self.column)
         compare = _COMPARE[self.op]
-        bound = np.float32(self.value)
-        kept = state.update(lambda shard: state.masks[shard] & compare(state.read(shard, self.column), bound))
+
+        def keep(shard: str) -> np.ndarray:
+            values = state.read(shard, self.column)
+            return state.masks[shard] & compare(values, same_precision(values, self.value))
+
+        kept = state.update(keep)
         return Step(self.describe(), kept, state.base, self.value)
 
     def describe(self) -> str:

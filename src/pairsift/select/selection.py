@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from pairsift.io.fs import atomic_write
-from pairsift.io.subsets import write_subset
+from pairsift.errors import InputError
 from pairsift.select.fusion import Fusion
+from pairsift.select.record import sweep, write_selection
 from pairsift.select.rules import Rule, Step, parse_rule
 from pairsift.select.state import SelectionState
 from pairsift.select.tables import ScoreTables
@@ -36,6 +35,8 @@ class SelectConfig:
     normalize: str = "minmax"
     datacomp_threshold: bool = False
     memory_budget: int = DEFAULT_MEMORY_BUDGET
+    #: select even when some shards of the pool have no score table (the record says ``partial``)
+    allow_partial: bool = False
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], output: str | None = None) -> SelectConfig:
@@ -54,6 +55,7 @@ class SelectConfig:
             normalize=str(raw.get("normalize", "minmax")),
             datacomp_threshold=bool(raw.get("datacomp_threshold", False)),
             memory_budget=int(raw.get("memory_budget", DEFAULT_MEMORY_BUDGET)),
+            allow_partial=bool(raw.get("allow_partial", False)),
         )
 
     def parsed_rules(self) -> list[Rule]:
@@ -71,6 +73,13 @@ class SelectionResult:
     steps: list[Step] = field(default_factory=list)
     streaming: bool = False
     fusions: list[dict[str, Any]] = field(default_factory=list)
+    #: ``partial``, ``pool_shards``, ``missing_shards``, ``missing_examples`` (see :class:`Completeness`)
+    completeness: dict[str, Any] = field(default_factory=dict)
+    sha256: str | None = None  #: of the subset file written (also in its record)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.completeness.get("partial", False))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +87,7 @@ class SelectionResult:
             "pool": self.pool,
             "kept": self.kept,
             "streaming": self.streaming,
+            **self.completeness,
             "funnel": [s.to_dict() for s in self.steps],
             "fusions": self.fusions,
         }
@@ -86,12 +96,29 @@ class SelectionResult:
 def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
     """Apply ``config.rules`` in order and write the subset file plus ``<output>.json`` (the record)."""
     rules = config.parsed_rules()  # parse everything before reading any table
+    sweep(config.output)
     tables = ScoreTables(run_dir)
+    completeness = tables.completeness()
+    if completeness.partial:
+        if not config.allow_partial:
+            raise InputError(
+                f"{completeness.describe()}; or pass --allow-partial (allow_partial: true) to select from "
+                f"the {completeness.scored} shards that have one"
+            )
+        logger.warning(
+            "%s; selecting from the %d shards scored", completeness.describe(), completeness.scored
+        )
     streaming = tables.total * 4 > config.memory_budget
     state = SelectionState(
         tables, fusions=config.fusions(), streaming=streaming, datacomp_threshold=config.datacomp_threshold
     )
-    result = SelectionResult(config.output, pool=tables.total, kept=tables.total, streaming=streaming)
+    result = SelectionResult(
+        config.output,
+        pool=tables.total,
+        kept=tables.total,
+        streaming=streaming,
+        completeness=completeness.to_dict(),
+    )
     result.steps.append(Step("pool", tables.total, tables.total))
     for rule in rules:
         state.shards.desc = f"selecting: {rule.describe()}"
@@ -102,11 +129,8 @@ def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
     state.shards.desc = "selecting: writing the subset"
     subset = _kept_subset(state)
     result.kept = len(subset)
-    write_subset(config.output, subset)
-    del subset
     record = dict(result.to_dict(), run_dir=str(run_dir), rules=[list(r) for r in config.rules])
-    record_path = Path(str(config.output) + ".json")
-    atomic_write(record_path, lambda fh: fh.write((json.dumps(record, indent=2) + "\n").encode()))
+    result.sha256 = write_selection(config.output, subset, record)
     return result
 
 

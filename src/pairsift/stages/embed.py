@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 
-from pairsift.data import STATUS_COLUMN, UID_COLUMN, image_key, text_key
+from pairsift.data import STATUS_COLUMN, UID_COLUMN, image_key, normalize_rows, text_key
 from pairsift.device import Compute
 from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError
@@ -32,6 +33,7 @@ from pairsift.io.sources import POOL_MANIFEST
 from pairsift.models.encoders import Encoder, load_encoder
 from pairsift.models.ids import parse_model_id
 from pairsift.progress import track
+from pairsift.scorers.clip_score import own_similarity
 from pairsift.stages.base import ShardReport, Summary, check_reading_options, run_raw_stage
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ class EmbedShardTask:
         self.encoder_ = encoder
         self.input_ = open_raw_input(c.input, c.input_format)
         self.dims_ = encoder.dims()
+        check_family(c.embedding_family, self.dims_, c.model)
 
     def __call__(self, shard: str) -> ShardReport:
         start = time.perf_counter()
@@ -108,13 +111,13 @@ class EmbedShardTask:
             texts.append(_full(len(chunk.keys), self.dims_[1], chunk.text_rows, txt))
         dtype = np.dtype(c.dtype)
         family = c.embedding_family
-        arrays = {
-            image_key(family): _stack(images, self.dims_[0]).astype(dtype),
-            text_key(family): _stack(texts, self.dims_[1]).astype(dtype),
-        }
+        image, text = _stack(images, self.dims_[0]), _stack(texts, self.dims_[1])
+        arrays = {image_key(family): image.astype(dtype), text_key(family): text.astype(dtype)}
         out = Path(c.output)
         atomic_write(out / f"{shard}.npz", lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
-        atomic_write(out / f"{shard}.parquet", lambda fh: pq.write_table(_table(meta), fh))
+        score = similarity(arrays[image_key(family)], arrays[text_key(family)])
+        table = _table(meta).append_column(similarity_column(family), pa.array(score))
+        atomic_write(out / f"{shard}.parquet", lambda fh: pq.write_table(table, fh))
         statuses = Counter(meta[STATUS_COLUMN])
         images_done = sum(len(chunk_rows) for chunk_rows in image_rows)
         return ShardReport(
@@ -151,6 +154,36 @@ def _full(n: int, dim: int, rows: list[int], values: np.ndarray | None) -> np.nd
     if values is not None:
         out[rows] = values
     return out
+
+
+#: DataComp's embedding families and their width (OpenAI ViT-L/14 and ViT-B/32)
+DATACOMP_DIMS = {"l14": 768, "b32": 512}
+
+
+def check_family(family: str, dims: tuple[int, int], model: str) -> None:
+    """A family that DataComp names (``l14``, ``b32``) must hold embeddings of DataComp's width."""
+    expected = DATACOMP_DIMS.get(family)
+    if expected is not None and dims != (expected, expected):
+        raise ConfigError(
+            f"--family {family} is DataComp's name for {expected}-d OpenAI CLIP embeddings, but {model} "
+            f"embeds into {dims[0]}-d (image) / {dims[1]}-d (text); choose another family name"
+        )
+
+
+def similarity_column(family: str) -> str:
+    """DataComp's metadata column of a family's CLIPScore: ``clip_l14_similarity_score``."""
+    return f"clip_{family}_similarity_score"
+
+
+def similarity(image: np.ndarray, text: np.ndarray) -> np.ndarray:
+    """Each row's CLIPScore from the embeddings as stored, computed exactly as the ``clip_score`` scorer
+    computes it (rows renormalised in float32), as float64 like DataComp's metadata; NaN where either
+    embedding is missing or zero. So the column and ``clip_score`` cut a pool at the same rows."""
+    f, f_finite, f_nonzero = normalize_rows(image)
+    g, g_finite, g_nonzero = normalize_rows(text)
+    values = own_similarity(torch.from_numpy(f), torch.from_numpy(g)).numpy().astype(np.float64)
+    values[~(f_finite & f_nonzero & g_finite & g_nonzero)] = np.nan
+    return values
 
 
 def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:

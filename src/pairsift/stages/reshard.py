@@ -3,12 +3,15 @@
 One input tar is one unit of work. For an input ``<stem>.tar`` the task writes, into ``OUTPUT``:
 
 - ``<stem>-000000.tar``, ``<stem>-000001.tar``, … — the kept samples, at most ``shard_size`` per tar,
-  members copied unchanged (names, header fields, bytes, order); a sample listed ``k`` times in the
-  subset is written ``k`` times, the copies keyed ``KEY``, ``KEY_dup1``, … ``KEY_dup{k-1}``;
-- ``stats/<stem>.uids.npy`` — the uids of the kept samples (a ``u8,u8`` subset file);
-- ``stats/<stem>.json`` — the shard's counts, written last: it marks the shard as done.
+  members copied unchanged (header fields, bytes, order); a sample listed ``k`` times in the subset is
+  written ``k`` times, the copies keyed ``KEY``, ``KEY_dup1``, … ``KEY_dup{k-1}``;
+- ``<stem>.uids.npy`` — the uids of the kept samples (a ``u8,u8`` subset file);
+- ``<stem>.stats.json`` — the shard's counts, written last: it marks the shard as done.
 
-A rerun skips the shards that have a stats file. ``summary.json`` totals the finished shards.
+A rerun skips the shards that have a stats file. ``summary.json`` totals the finished shards. With
+``layout="datacomp"`` the tars are renamed as DataComp's resharder names them once every shard is done
+(:mod:`pairsift.stages.reshard_layout`). Side files are plain files beside the tars, never a subfolder,
+so that DataComp's ``train.py --data_dir`` and open_clip's trainer read the folder as it is.
 """
 
 from __future__ import annotations
@@ -34,15 +37,15 @@ from pairsift.io.fs import atomic_write, display, resolve, sweep_temporaries
 from pairsift.io.subsets import SubsetIndex, coverage, read_subset, write_subset
 from pairsift.io.tars import Sample, TarSink, output_tars, read_samples
 from pairsift.stages.base import Summary, run_shards
+from pairsift.stages.reshard_layout import LAYOUTS, Part
 from pairsift.uids import from_keys
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "reshard.json"
 SUMMARY = "summary.json"
-STATS = "stats"
+OLD_STATS = "stats"  #: the side-file subfolder of pairsift 0.1, which DataComp's train.py trips over
 EXAMPLES = 10  # keys / uids listed in stats and summary
-DUP_SUFFIX = "_dup"
 
 # Reasons a sample has no usable uid, in the order they are checked.
 NO_JSON = "no_json"
@@ -81,8 +84,8 @@ class ShardStats:
         return cls(**json.loads(path.read_text()))
 
 
-def sample_uid(sample: Sample) -> tuple[tuple[int, int] | None, str]:
-    """``((hi, lo), "")`` from the sample's json ``uid``, or ``(None, reason)``."""
+def sample_uid(sample: Sample) -> tuple[str | None, str]:
+    """``(uid, "")`` from the sample's json ``uid`` (32 hex digits, as written), or ``(None, reason)``."""
     raw = sample.member("json")
     if raw is None:
         return None, NO_JSON
@@ -97,26 +100,24 @@ def sample_uid(sample: Sample) -> tuple[tuple[int, int] | None, str]:
     uid = meta[UID_COLUMN]
     if not isinstance(uid, str) or not _HEX32.fullmatch(uid):
         return None, MALFORMED_UID
-    hi, lo = divmod(int(uid, 16), 2**64)
-    return (hi, lo), ""
-
-
-def copy_key(key: str, index: int) -> str:
-    """Key of the ``index``-th copy of an upsampled sample: ``KEY``, ``KEY_dup1``, ``KEY_dup2``, …"""
-    return key if index == 0 else f"{key}{DUP_SUFFIX}{index}"
+    return uid, ""
 
 
 class ReshardTask:
     """Reshard one input tar (by stem). Picklable; the subset is memory-mapped in :meth:`setup`."""
 
-    def __init__(self, *, inputs: dict[str, str], subset: str, output: str, shard_size: int) -> None:
+    def __init__(
+        self, *, inputs: dict[str, str], subset: str, output: str, shard_size: int, layout: str = "pairsift"
+    ) -> None:
         self.inputs = inputs
         self.subset = subset
         self.output = output
         self.shard_size = shard_size
+        self.layout = layout
 
     def setup(self) -> None:
         self.index_ = SubsetIndex(read_subset(self.subset, mmap=True))
+        self.layout_ = LAYOUTS.get(self.layout)()
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
@@ -146,23 +147,32 @@ class ReshardTask:
         if uid is None:
             stats.skip(sample.key, problem)
             return
-        copies = int(self.index_.count_keys(np.array([uid], dtype=np.uint64))[0])
+        key = divmod(int(uid, 16), 2**64)
+        copies = int(self.index_.count_keys(np.array([key], dtype=np.uint64))[0])
         if not copies:
             return
         stats.kept_samples += 1
         stats.written_samples += copies
         stats.duplicates_written += copies - 1
-        found.append(uid)
+        found.append(key)
         for index in range(copies):
-            sink.add(sample.renamed(copy_key(sample.key, index)))
+            sink.add(sample.renamed(self.layout_.copy_key(sample.key, uid, index)))
 
 
 def stats_path(output: Path, shard: str) -> Path:
-    return output / STATS / f"{shard}.json"
+    return output / f"{shard}.stats.json"
 
 
 def uids_path(output: Path, shard: str) -> Path:
-    return output / STATS / f"{shard}.uids.npy"
+    return output / f"{shard}.uids.npy"
+
+
+def parts(stats: ShardStats, shard_size: int) -> list[Part]:
+    """The tars of one input shard with their sample counts (all full but the last)."""
+    counts = [shard_size] * len(stats.tars)
+    if counts:
+        counts[-1] = stats.written_samples - shard_size * (len(counts) - 1)
+    return [Part(name, count) for name, count in zip(stats.tars, counts, strict=True)]
 
 
 #: the ``summary.json`` keys after ``output``, ``shards`` and ``resharded``, in their order
@@ -253,19 +263,23 @@ def _stem(path: str) -> str:
     return re.sub(r"\.tar(\.[A-Za-z0-9]+)?$", "", name)
 
 
-def _prepare(output: Path, subset: str, shard_size: int, input: str) -> None:
+def _prepare(output: Path, subset: str, shard_size: int, input: str, layout: str) -> None:
     """Create the output directory, sweep temporaries and check ``reshard.json`` against earlier runs."""
-    now = {"subset_sha256": _sha256(Path(subset)), "shard_size": shard_size}
-    (output / STATS).mkdir(parents=True, exist_ok=True)
-    for folder in (output, output / STATS):
-        sweep_temporaries(folder)
+    if (output / OLD_STATS).is_dir():
+        raise RunConfigError(
+            f"{output} holds a reshard of pairsift 0.1 (side files in {OLD_STATS}/, a subfolder DataComp's "
+            "train.py cannot read); reshard into a new directory, or delete this one to start over"
+        )
+    now = {"subset_sha256": _sha256(Path(subset)), "shard_size": shard_size, "layout": layout}
+    output.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(output)
     manifest = output / MANIFEST
     if manifest.exists():
         earlier = json.loads(manifest.read_text())
         checked = {k: earlier.get(k) for k in now}
         if checked != now:
             raise RunConfigError(
-                f"{output} holds a reshard made with another subset or shard size "
+                f"{output} holds a reshard made with another subset, shard size or layout "
                 f"(was {checked}, now {now}); use a new output directory, or delete this one to start over"
             )
         return
@@ -310,10 +324,14 @@ class ReshardConfig:
     output: str
     shard_size: int = 10000
     engine: EngineConfig = field(default_factory=EngineConfig)
+    layout: str = "pairsift"  #: output naming (:data:`~pairsift.stages.reshard_layout.LAYOUTS`)
 
     def __post_init__(self) -> None:
         if not isinstance(self.shard_size, int) or isinstance(self.shard_size, bool) or self.shard_size < 1:
             raise ConfigError(f"shard_size must be an integer >= 1, got {self.shard_size!r}")
+        if self.layout not in LAYOUTS:
+            names = ", ".join(LAYOUTS.names())
+            raise ConfigError(f"unknown reshard layout {self.layout!r}; available: {names}")
 
 
 def reshard(config: ReshardConfig) -> ReshardSummary:
@@ -326,10 +344,14 @@ def reshard(config: ReshardConfig) -> ReshardSummary:
     inputs = list_inputs(config.input)
     out = Path(config.output)
     _check_distinct(inputs, out)
-    _prepare(out, config.subset, config.shard_size, config.input)
+    _prepare(out, config.subset, config.shard_size, config.input, config.layout)
     subset_rows = read_subset(config.subset, mmap=True)
     task = ReshardTask(
-        inputs=inputs, subset=config.subset, output=config.output, shard_size=config.shard_size
+        inputs=inputs,
+        subset=config.subset,
+        output=config.output,
+        shard_size=config.shard_size,
+        layout=config.layout,
     )
     mapped = run_shards(
         task,
@@ -345,10 +367,16 @@ def reshard(config: ReshardConfig) -> ReshardSummary:
     summary = ReshardSummary(str(out), mapped.shards, mapped.processed, mapped.skipped)
     summary.failures = mapped.failures
     done = [s for s in inputs if stats_path(out, s).exists()]
-    for shard in done:
-        summary.add(ShardStats.read(stats_path(out, shard)))
+    every = [ShardStats.read(stats_path(out, shard)) for shard in done]
+    for stats in every:
+        summary.add(stats)
     for key, value in coverage(subset_rows, [uids_path(out, s) for s in done]).items():
         setattr(summary, key, value)
+    if len(done) == len(inputs):
+        written = [p for stats in every for p in parts(stats, config.shard_size)]
+        meta = {"subset": config.subset, "input": config.input, "shard_size": config.shard_size}
+        meta |= {"output_count": summary.written_samples, "processed_count": summary.input_samples}
+        LAYOUTS.get(config.layout)().finish(out, written, config.subset, meta)
     summary.seconds = time.perf_counter() - start
     record = {k: v for k, v in summary.to_dict().items() if k != "seconds"}
     atomic_write(out / SUMMARY, lambda fh: fh.write((json.dumps(record, indent=2) + "\n").encode()))

@@ -52,7 +52,7 @@ class ScoreShardTask:
 
     def __call__(self, shard: str) -> ShardReport:
         start = time.perf_counter()
-        requires = frozenset().union(*(s.requires for s in self.scorers)) or frozenset({"image"})
+        requires = frozenset().union(*(s.inputs() for s in self.scorers)) or frozenset({"image"})
         batch = self.source_.read(shard, requires)
         if len(batch) == 0:
             logger.warning("shard %s is empty; writing an empty score table", shard)
@@ -121,6 +121,7 @@ def score(config: ScoreConfig) -> ScoreSummary:
         finish_pool_stage(config, source, scorers, compute, run, shards)
     summarize(summary, run, shards, [s.column for s in scorers])
     summary.seconds = time.perf_counter() - start
+    run.close()  # the run folder's lock
     return summary
 
 

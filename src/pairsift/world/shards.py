@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pairsift.io.fs import atomic_write
@@ -30,18 +31,37 @@ def tar_bytes(samples: Iterable[SampleFiles]) -> bytes:
     return buffer.getvalue()
 
 
+#: shard names as img2dataset writes them and DataComp's resharder reads them (``--shard-format``)
+SHARD_FORMAT = "{:08d}.tar"
+STATS_FORMAT = "{:08d}_stats.json"
+SIZES = "sizes.json"  #: DataComp's shard table: shard name -> samples
+
+
 def write_shards(directory: Path, samples: Iterable[SampleFiles], shard_size: int) -> list[str]:
-    """Write ``00000.tar``, ``00001.tar``, … of at most ``shard_size`` samples each; returns the names."""
+    """Write img2dataset-style shards of at most ``shard_size`` samples: ``00000000.tar``, … each with its
+    ``00000000_stats.json`` (``count``, ``successes``, …), then ``sizes.json``; returns the tar names."""
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
-    names: list[str] = []
+    sizes: dict[str, int] = {}
     batch: list[SampleFiles] = []
 
     def flush() -> None:
-        name = f"{len(names):05d}.tar"
+        index = len(sizes)
+        name = SHARD_FORMAT.format(index)
         data = tar_bytes(batch)
         atomic_write(directory / name, lambda fh: fh.write(data))
-        names.append(name)
+        stats = _json(
+            {
+                "count": len(batch),
+                "successes": len(batch),
+                "failed_to_download": 0,
+                "failed_to_resize": 0,
+                "shard_id": index,
+                "status_dict": {"success": len(batch)},
+            }
+        )
+        atomic_write(directory / STATS_FORMAT.format(index), lambda fh: fh.write(stats))
+        sizes[name] = len(batch)
         batch.clear()
 
     for sample in samples:
@@ -50,4 +70,10 @@ def write_shards(directory: Path, samples: Iterable[SampleFiles], shard_size: in
             flush()
     if batch:
         flush()
-    return names
+    table = _json(sizes)
+    atomic_write(directory / SIZES, lambda fh: fh.write(table))
+    return list(sizes)
+
+
+def _json(record: Mapping[str, object]) -> bytes:
+    return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
