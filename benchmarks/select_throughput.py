@@ -55,7 +55,18 @@ def write_tables(run: Path, files: int, rows: int, seed: int) -> None:
 def run_select(run: Path, fraction: float, extra: list[str]) -> tuple[float, float, dict[str, object]]:
     """``pairsift select`` in a child process; returns (wall seconds, peak RSS in GiB, its JSON)."""
     out = run / "subset.npy"
-    argv = ["-q", "select", str(run), "-o", str(out), "--top", f"score={fraction}", "--json", *extra]
+    argv = [
+        "-q",
+        "select",
+        str(run),
+        "-o",
+        str(out),
+        "--top",
+        f"score={fraction}",
+        "--json",
+        "--allow-partial",
+        *extra,
+    ]  # the scratch run records no pool
     start = time.perf_counter()
     command = [sys.executable, __file__, "--child", *argv]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)

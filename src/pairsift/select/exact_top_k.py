@@ -133,13 +133,10 @@ def _streaming_key(shards: list[str], k: int, column: Column, masks: Mapping[str
     for shift in range(width - 16, -1, -16):
         hist = np.zeros(_BINS, dtype=np.int64)
         for s in shards:
-            keys = _finite_keys(column(s), masks[s]).astype(np.uint64)
-            inside = (
-                keys[(keys >> np.uint64(shift + 16)) == np.uint64(prefix)] if shift + 16 < width else keys
-            )
-            hist += np.bincount(
-                ((inside >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.int64), minlength=_BINS
-            )
+            keys = _finite_keys(column(s), masks[s])  # uint32 or uint64: shifts stay in the key's width
+            kind = keys.dtype.type
+            inside = keys[(keys >> kind(shift + 16)) == kind(prefix)] if shift + 16 < width else keys
+            hist += np.bincount(((inside >> kind(shift)) & kind(0xFFFF)).astype(np.int64), minlength=_BINS)
         if total is None:
             total = int(hist.sum())
             if k >= total:
