@@ -25,7 +25,7 @@ from pairsift.io.targets import load_targets
 from pairsift.models.kmeans import KMeansConfig, assign
 from pairsift.params import int_param
 from pairsift.scorers.base import PoolScorer, register
-from pairsift.scorers.pool_clusters import cache_pool, cluster
+from pairsift.scorers.pool_clusters import ClusteredPool, cache_pool, cluster
 from pairsift.scorers.semdedup import clusters_param
 
 #: DataComp's centroid count (small to xlarge pools)
@@ -91,7 +91,11 @@ class ImageBased(PoolScorer):
             k = self.clusters or min(DATACOMP_CLUSTERS, max(1, -(-n // ROWS_PER_CLUSTER)))
             cluster(pool, KMeansConfig(k, self.iterations, seed, self.threads), self.sample_size, compute)
             pool.cache = np.zeros((0, 0), np.float32)  # close the memmap before its folder goes
-        if n == 0:
+        return self.column_of(pool, compute)
+
+    def column_of(self, pool: ClusteredPool, compute: Compute) -> dict[str, np.ndarray]:
+        """``image_based`` for every shard of a clustered pool (1: in a cluster a target image picked)."""
+        if len(pool.keys) == 0:
             return pool.scatter(np.zeros(0, np.float32))
         centroids = torch.from_numpy(pool.centroids).to(compute.device)
         target_labels, _ = assign(self.targets_, centroids)

@@ -108,8 +108,13 @@ class SemDeDup(PoolScorer):
             n = len(pool.keys)
             k = self.clusters or max(1, -(-n // ROWS_PER_CLUSTER))
             cluster(pool, KMeansConfig(k, self.iterations, seed, self.threads), self.sample_size, compute)
-            similarity, nearest = deduplicate(pool, compute)
+            columns = self.columns(pool, compute)
             pool.cache = np.zeros((0, 0), np.float32)  # close the memmap before its folder goes
+        return columns
+
+    def columns(self, pool: ClusteredPool, compute: Compute) -> dict[str, dict[str, np.ndarray]]:
+        """The output columns of a clustered pool (its cache still open)."""
+        similarity, nearest = deduplicate(pool, compute)
         kept = similarity <= np.float32(1 - self.eps)
         group = chain_roots(nearest, kept)
         duplicate_of = np.where(kept, "", format_uids(pool.keys)[group]).astype(object)
