@@ -22,6 +22,9 @@ PARAMS = {
     "norm_sim": {"p": "inf"},
     "norm_sim_d": {"iters": 3},
     "sieve": {"mask": "words"},
+    "semdedup": {"clusters": 4},
+    "image_based": {"clusters": 4},
+    "decontaminate": {},
 }
 
 
@@ -34,9 +37,13 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 
 def file_params(kind: str, files: dict[str, Path]) -> dict[str, str]:
-    return {"norm_sim": {"target": str(files["target"])}, "sieve": {"captions": str(files["captions"])}}.get(
-        kind, {}
-    )
+    target = {"target": str(files["target"])}
+    return {
+        "norm_sim": target,
+        "image_based": target,
+        "decontaminate": target,
+        "sieve": {"captions": str(files["captions"])},
+    }.get(kind, {})
 
 
 def make(kind: str, files: dict[str, Path]) -> Scorer:

@@ -115,11 +115,21 @@ class PoolScorer(Scorer):
         ``workdir`` is local scratch space (the run directory's ``.work``) for on-disk caches.
         """
 
+    def score_pool_columns(
+        self, batches: PoolReader, compute: Compute, *, seed: int, workdir: Path | None = None
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """Every output column for every shard: ``{column: {shard: array}}``. A pool scorer writing
+        extra columns overrides this; the default wraps :meth:`score_pool`."""
+        return {self.column: self.score_pool(batches, compute, seed=seed, workdir=workdir)}
+
 
 #: the built-in scorers, one module each; they register themselves as they load
 BUILTIN = tuple(
     f"pairsift.scorers.{m}"
-    for m in ("clip_score", "column", "neg_clip_loss", "norm_sim", "norm_sim_d", "sieve")
+    for m in (
+        *("clip_score", "column", "neg_clip_loss", "norm_sim", "norm_sim_d", "sieve"),
+        *("semdedup", "image_based", "decontaminate"),
+    )
 )
 SCORERS: Registry[type[Scorer]] = Registry("scorer", modules=BUILTIN)
 

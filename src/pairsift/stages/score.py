@@ -152,7 +152,7 @@ def finish_pool_stage(
     for scorer in scorers:
         if isinstance(scorer, PoolScorer):
             logger.info("pool stage: %s over %d shards", scorer.column, len(shards))
-            pooled[scorer.column] = scorer.score_pool(source, compute, seed=config.seed, workdir=run.work)
+            pooled.update(scorer.score_pool_columns(source, compute, seed=config.seed, workdir=run.work))
     for shard in missing:
         staged = read_score_table(run.staged(shard))
         columns = {
