@@ -20,6 +20,7 @@ SRC = ROOT / "src" / "pairsift"
 #: module prefix -> the extra its feature needs (the longest matching prefix wins; the rest is core)
 FEATURES = {
     "pairsift.engines.ray_engine": "ray",
+    "pairsift.models.kmeans": "dedup",
     "pairsift.models.hf": "hf",
     "pairsift.models.sentence": "sieve",
     "pairsift.models.captioners": "sieve",

@@ -82,7 +82,12 @@ def key_order(keys: np.ndarray) -> np.ndarray:
 def train(sample: np.ndarray, config: KMeansConfig, *, device: torch.device | None = None) -> np.ndarray:
     """Centroids ``(k, d)`` float32 with unit rows from the ``(n, d)`` float32 ``sample`` (its row order
     matters: give it in uid order). k is ``min(config.clusters, n)``."""
-    import faiss  # the 'dedup' extra
+    try:
+        import faiss  # the 'dedup' extra
+    except ImportError as exc:
+        raise ImportError(
+            "k-means (semdedup, image_based) needs faiss: pip install 'pairsift[dedup]'"
+        ) from exc
 
     sample = np.ascontiguousarray(sample, dtype=np.float32)
     n, dim = sample.shape
