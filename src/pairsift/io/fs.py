@@ -77,20 +77,18 @@ def write_temporary(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
+    fh = _Output(os.fdopen(fd, "wb"), path)
     try:
-        with os.fdopen(fd, "wb") as raw:
-            fh = _Output(raw, path)
-            write(fh)  # type: ignore[arg-type]
-            fh.flush()
-            fh.sync()
+        write(fh)  # type: ignore[arg-type]
+        fh.flush()
+        fh.sync()
+        fh.close()
         return tmp
-    except OSError as exc:
+    except BaseException as exc:
+        fh.close(quietly=True)
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OutputError) or exc.errno not in OUTPUT_ERRNOS:
-            raise
-        raise output_error(path, exc) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        if fh.failed is not None and exc is not fh.failed:  # re-raised by pyarrow as its own OSError
+            raise fh.failed from exc
         raise
 
 
@@ -111,24 +109,38 @@ class _Output:
 
     def __init__(self, fh: IO[bytes], path: Path) -> None:
         self._fh, self._path = fh, path
+        self.failed: OutputError | None = None  #: the first failure (a library may wrap it in its own)
+
+    def _fail(self, exc: OSError) -> OutputError:
+        if self.failed is None:
+            self.failed = output_error(self._path, exc)
+        return self.failed
 
     def write(self, data: Any) -> int:
         try:
             return self._fh.write(data)
         except OSError as exc:
-            raise output_error(self._path, exc) from exc
+            raise self._fail(exc) from exc
 
     def flush(self) -> None:
         try:
             self._fh.flush()
         except OSError as exc:
-            raise output_error(self._path, exc) from exc
+            raise self._fail(exc) from exc
 
     def sync(self) -> None:
         try:
             os.fsync(self._fh.fileno())
         except OSError as exc:
-            raise output_error(self._path, exc) from exc
+            raise self._fail(exc) from exc
+
+    def close(self, *, quietly: bool = False) -> None:
+        """Close the file (a failure is an :class:`OutputError`, or ignored when ``quietly``)."""
+        try:
+            self._fh.close()
+        except OSError as exc:
+            if not quietly:
+                raise self._fail(exc) from exc
 
     def __getattr__(self, name: str) -> Any:  # tell, seek, seekable, closed, ... of the real file
         return getattr(self._fh, name)
