@@ -2,7 +2,8 @@
 
 A subset file is ``np.save`` of a 1-D structured array of dtype ``np.dtype("u8,u8")``, one row per
 kept sample, ``(hi, lo) = divmod(int(uid, 16), 2**64)``, sorted ascending. A uid listed twice means
-the sample is written twice (upsampling): duplicates are kept everywhere in pairsift. DataComp's
+the sample is written twice (upsampling): readers and ``pairsift uids`` keep every copy a file lists,
+but none is added by accident (``select`` writes each uid once; ``score`` marks repeats of a uid). DataComp's
 resharder also accepts a raw memmap of the same dtype (no ``.npy`` header); so does :func:`read_subset`.
 
 Every reader of a uid list (``select`` rules, ``reshard --subset``, ``pairsift uids``) goes through
