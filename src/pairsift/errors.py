@@ -11,6 +11,11 @@ class InputError(ValueError):
     """User input that cannot be used; the message names the file, row or key."""
 
 
+class OutputError(OSError):
+    """An output that could not be written (disk full, quota, file size limit, I/O error); the message
+    names the path, and nothing partial was left under that name."""
+
+
 class RunConfigError(ValueError):
     """A rerun into an output directory that was made with another configuration."""
 

@@ -39,6 +39,23 @@ def parse_uids(uids: np.ndarray | pa.Array | pa.ChunkedArray) -> tuple[np.ndarra
     return keys_from_hex(raw, lengths == 32)
 
 
+def check_uid_type(kind: pa.DataType, where: str, column: str = "uid") -> None:
+    """A uid column holds strings (DataComp's 32-hex uids); any other type is an error naming ``where``
+    (the file), the column, the type found and the one expected. An all-null column passes: its rows
+    are malformed uids, recorded as such."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
+        return
+    hint = ""
+    if pa.types.is_integer(kind):
+        hint = "; integers are not uids: write each as its 32 hex digits, e.g. f'{uid:032x}'"
+    raise InputError(
+        f"{where}: column {column!r} has type {kind}; expected strings of 32 hexadecimal characters "
+        f"(DataComp's uid format){hint}"
+    )
+
+
 def _fixed_width_bytes(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     """The ``(n, 32)`` bytes of a string column when every value is exactly 32 bytes, else None."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column

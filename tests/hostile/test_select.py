@@ -88,9 +88,9 @@ def test_datacomp_threshold_matches_datacomp_on_duplicates_ties_and_nan(tmp_path
                 refused += 1
                 continue
             result, got = selected(run, tmp_path, ("top", f"s={fraction}"), **options)
-            want = datacomp_reference(x, u, fraction)
-            assert got == want, (seed, fraction)
-            assert result.kept == sum(want.values())
+            want = datacomp_reference(x, u, fraction)  # the rows DataComp keeps; each uid written once
+            assert got == Counter(dict.fromkeys(want, 1)), (seed, fraction)
+            assert result.kept == len(want) and result.repeated_uids == sum(want.values()) - len(want)
             compared += 1
     assert compared > 75 and refused > 10
 
@@ -99,10 +99,10 @@ def test_datacomp_threshold_counts_a_uid_listed_twice_as_two_rows(tmp_path):
     values = [np.array([5, 4, 3, 2, 1, 0], np.float32)]
     uids = [["a" * 32, "a" * 32, "b" * 32, "c" * 32, "d" * 32, "e" * 32]]  # "a" listed twice, on top
     run, _ = make_run(tmp_path / "run", {"s": values}, uids=uids)
-    _, got = selected(run, tmp_path, ("top", "s=0.5"), datacomp_threshold=True)
-    # N = 6 rows, position int(6 · 0.5) = 3: t = 2, keep 5 4 3 2 -> a, a, b, c
-    assert got == Counter({"a" * 32: 2, "b" * 32: 1, "c" * 32: 1})
-    assert got == datacomp_reference(values[0], np.asarray(uids[0]), 0.5)
+    result, got = selected(run, tmp_path, ("top", "s=0.5"), datacomp_threshold=True)
+    # N = 6 rows, position int(6 · 0.5) = 3: t = 2, keep 5 4 3 2 -> a, a, b, c; "a" is written once
+    assert got == Counter({"a" * 32: 1, "b" * 32: 1, "c" * 32: 1}) and result.repeated_uids == 1
+    assert set(got) == set(datacomp_reference(values[0], np.asarray(uids[0]), 0.5))
 
 
 def test_datacomp_threshold_position_on_a_nan_row_is_refused_naming_it(tmp_path):
@@ -195,24 +195,27 @@ def test_cli_flag_and_recipe_key(unfinished, tmp_path, caplog):
 
 # --- a kill between the subset file and its record -----------------------------------------------
 KILLER = """
-import os, signal, sys
-import importlib
-from pairsift.io.fs import atomic_write as real
+import os, signal, sys, types
+from pairsift.select import record
 from pairsift.select.selection import SelectConfig, select
-run, output, rule = sys.argv[1:]
-def atomic_write(path, write):
-    def killed(fh):
-        fh.write(b'{"half": ')  # the record's temporary exists, the subset is already renamed
-        fh.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real(path, killed if str(path).endswith(".json") else write)
-for name in ("pairsift.select.selection", "pairsift.select.record", "pairsift.io.subsets"):
-    try:
-        module = importlib.import_module(name)
-    except ImportError:
-        continue
-    if hasattr(module, "atomic_write"):
-        module.atomic_write = atomic_write
+run, output, rule, point = sys.argv[1:]
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+if point == "record-temporary":  # half-way through writing the record's temporary
+    real = record.write_temporary
+    def write_temporary(path, write):
+        def killed(fh):
+            fh.write(b'{"half": ')
+            fh.flush()
+            die()
+        return real(path, killed if str(path).endswith(".json") else write)
+    record.write_temporary = write_temporary
+else:  # between the two renames: the subset is in place, its record not yet
+    def replace(src, dst):
+        if str(dst).endswith(".json"):
+            die()
+        os.replace(src, dst)
+    record.os = types.SimpleNamespace(replace=replace)
 select(run, SelectConfig(rules=(("top", rule),), output=output))
 """
 
@@ -233,11 +236,18 @@ def test_a_kill_between_subset_and_record_never_leaves_a_record_that_lies(tmp_pa
     select(run, SelectConfig(rules=(("top", "s=0.5"),), output=str(out)))
     assert recorded_kept(out) == 50 == len(read_subset(out))
 
-    child = subprocess.run([sys.executable, "-c", KILLER, str(run), str(out), "s=0.1"], check=False)
-    assert child.returncode == -9
+    def kill(point: str) -> None:
+        argv = [sys.executable, "-c", KILLER, str(run), str(out), "s=0.1", point]
+        child = subprocess.run(argv, check=False)
+        assert child.returncode == -9
+
+    kill("record-temporary")  # both are written to temporaries first: the old pair is untouched
+    assert len(read_subset(out)) == 50 == recorded_kept(out)
+    assert list(out.parent.glob(".s.npy.json.*.tmp")) and list(out.parent.glob(".s.npy.*.tmp"))
+    kill("between-renames")
     assert len(read_subset(out)) == 10  # the new subset is in place ...
     assert recorded_kept(out) is None  # ... without a record, rather than beside the old one (kept 50)
-    assert list(out.parent.glob(".s.npy.json.*.tmp"))  # the half-written record's temporary
+    assert list(out.parent.glob(".s.npy.json.*.tmp"))  # the record's temporary, never renamed
 
     result = select(run, SelectConfig(rules=(("top", "s=0.1"),), output=str(out)))
     assert recorded_kept(out) == 10 == result.kept

@@ -199,7 +199,8 @@ def test_kept_rows_with_malformed_uids_are_left_out_of_the_subset(tmp_path, capl
     uids = [["0" * 31 + "1", "not-a-uid", "f" * 32, "0" * 31 + "1"]]
     run, _ = make_run(tmp_path / "run", {"s": [np.arange(4, dtype=np.float32)]}, uids=uids)
     result, got = run_select(run, tmp_path, ("threshold", "s>=0"))
-    assert result.kept == 3 and "malformed uid" in caplog.text
+    assert result.kept == 2 and "malformed uid" in caplog.text
     subset = read_subset(tmp_path / "out.npy")
-    assert list(to_hex(subset)) == ["0" * 31 + "1", "0" * 31 + "1", "f" * 32]  # duplicates kept, sorted
+    assert list(to_hex(subset)) == ["0" * 31 + "1", "f" * 32]  # a uid kept twice is written once (issue 16)
+    assert result.repeated_uids == 1
     assert got == {"0" * 31 + "1", "f" * 32}

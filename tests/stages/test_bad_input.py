@@ -153,7 +153,7 @@ def test_duplicate_uids_within_a_shard(tmp_path, score_config):
     uids[7] = uids[2]
     image, text = unit_rows(8, 8), unit_rows(8, 8, seed=1)
     write_shard(tmp_path / "pool", "a", uids, family_arrays(image, text))
-    # the same uid in another shard is not a within-shard duplicate
+    # the same uid in a later shard is a duplicate too (issue 16): the first occurrence is a's row 2
     write_shard(tmp_path / "pool", "b", [uids[2]], family_arrays(image[:1], text[:1]))
     summary = score(score_config(tmp_path / "pool", tmp_path / "run", "clip_score"))
     t = table(tmp_path / "run", "a")
@@ -162,8 +162,8 @@ def test_duplicate_uids_within_a_shard(tmp_path, score_config):
     clip = t.column("clip_score").to_numpy()
     assert np.isnan(clip[[5, 7]]).all()
     np.testing.assert_allclose(clip[2], cosine(image, text)[2], atol=1e-6)
-    assert table(tmp_path / "run", "b").column("status").to_pylist() == [OK]
-    assert summary.statuses == {DUPLICATE_UID: 2, OK: 7}
+    assert table(tmp_path / "run", "b").column("status").to_pylist() == [DUPLICATE_UID]
+    assert summary.statuses == {DUPLICATE_UID: 3, OK: 6}
 
 
 def test_malformed_uids(tmp_path, score_config):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pairsift import plugins, progress
 from pairsift.cli import caption, embed, report, reshard, run, score, select, uids
-from pairsift.errors import ConfigError, InputError, RunConfigError, StageFailed
+from pairsift.errors import ConfigError, InputError, OutputError, RunConfigError, StageFailed
 from pairsift.registry import UnknownNameError
 
 logger = logging.getLogger("pairsift")
@@ -21,7 +21,15 @@ __all__ = ["build_parser", "main"]
 #: and ``demo``).
 COMMANDS = (score, select, run, uids, reshard, embed, caption, report)
 
-USER_ERRORS = (ConfigError, InputError, RunConfigError, UnknownNameError, ValueError, FileNotFoundError)
+USER_ERRORS = (
+    ConfigError,
+    InputError,
+    OutputError,
+    RunConfigError,
+    UnknownNameError,
+    ValueError,
+    FileNotFoundError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

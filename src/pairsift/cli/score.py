@@ -109,6 +109,7 @@ def summary_dict(summary: ScoreSummary) -> dict[str, Any]:
             for name, stats in summary.columns.items()
         },
         "failures": [{"shard": f.shard, "error": f.error} for f in summary.failures],
+        "duplicate_uids": summary.duplicates,
         "seconds": round(summary.seconds, 3),
     }
 
@@ -123,6 +124,12 @@ def format_summary(summary: ScoreSummary) -> str:
     ]
     for name, s in summary.columns.items():
         lines.append(f"{name:<24}{int(s['scored']):>10}{s['mean']:>10.4f}{s['min']:>10.4f}{s['max']:>10.4f}")
+    if summary.duplicates.get("rows"):
+        d = summary.duplicates
+        lines.append(
+            f"duplicate uids: {d['rows']} rows repeat {d['uids']} uids seen earlier in the pool "
+            f"(status duplicate_uid, NaN scores), e.g. {', '.join(d['examples'][:3])}"
+        )
     for f in summary.failures:
         lines.append(f"FAILED {f.shard}: {f.error}")
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import tempfile
@@ -12,7 +13,7 @@ from typing import IO, Any
 import fsspec
 from fsspec.core import url_to_fs
 
-from pairsift.errors import InputError
+from pairsift.errors import InputError, OutputError
 
 
 def resolve(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -42,24 +43,107 @@ def open_input(fs: fsspec.AbstractFileSystem, path: str) -> IO[bytes]:
         raise InputError(f"{display(fs, path)}: cannot open: {exc}") from exc
 
 
+#: ``errno`` of a failed write that is about the output's storage, not the data: what :func:`atomic_write`
+#: reports as an :class:`OutputError`. EFBIG: a file size limit (``ulimit -f``, RLIMIT_FSIZE).
+OUTPUT_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large for the file size limit",
+    errno.EIO: "input/output error",
+}
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Write a local file through a temporary sibling and rename it into place.
 
     A reader (or a rerun after kill -9) sees either the old file or the complete new one.
-    Temporary names start with ``.`` and end with ``.tmp`` so stale ones are easy to sweep.
+    Temporary names start with ``.`` and end with ``.tmp`` so stale ones are easy to sweep. A write that
+    fails for lack of space (or quota, size limit, I/O error) raises :class:`OutputError` naming
+    ``path``; the temporary is removed and an earlier file under ``path`` is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = write_temporary(path, write)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_temporary(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+    """The first half of :func:`atomic_write`: write, flush and fsync a temporary sibling of ``path``,
+    and return it (the caller renames it into place, or unlinks it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    fh = _Output(os.fdopen(fd, "wb"), path)
+    try:
+        write(fh)  # type: ignore[arg-type]
+        fh.flush()
+        fh.sync()
+        fh.close()
+        return tmp
+    except BaseException as exc:
+        fh.close(quietly=True)
+        tmp.unlink(missing_ok=True)
+        if fh.failed is not None and exc is not fh.failed:  # re-raised by pyarrow as its own OSError
+            raise fh.failed from exc
+        raise
+
+
+def output_error(path: Path, exc: OSError) -> OutputError:
+    """The one-line error of a write to ``path`` that failed for ``exc`` (see :data:`OUTPUT_ERRNOS`)."""
+    reason = OUTPUT_ERRNOS.get(exc.errno or 0) or exc.strerror or str(exc)
+    return OutputError(
+        exc.errno or errno.EIO,
+        f"{path}: cannot write: {reason}; nothing was written under that name (an earlier file there is "
+        "unchanged). Free some space or choose another output",
+    )
+
+
+class _Output:
+    """The temporary file as writers see it: a write that fails (also inside numpy or pyarrow, which
+    report it vaguely, e.g. ``OSError: 64 requested and 0 written``) becomes an :class:`OutputError`
+    naming the final path, so a failed read inside ``write`` is never taken for a full disk."""
+
+    def __init__(self, fh: IO[bytes], path: Path) -> None:
+        self._fh, self._path = fh, path
+        self.failed: OutputError | None = None  #: the first failure (a library may wrap it in its own)
+
+    def _fail(self, exc: OSError) -> OutputError:
+        if self.failed is None:
+            self.failed = output_error(self._path, exc)
+        return self.failed
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._fh.write(data)
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._fh.flush()
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def sync(self) -> None:
+        try:
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            raise self._fail(exc) from exc
+
+    def close(self, *, quietly: bool = False) -> None:
+        """Close the file (a failure is an :class:`OutputError`, or ignored when ``quietly``)."""
+        try:
+            self._fh.close()
+        except OSError as exc:
+            if not quietly:
+                raise self._fail(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:  # tell, seek, seekable, closed, ... of the real file
+        return getattr(self._fh, name)
 
 
 def sweep_temporaries(directory: Path) -> int:

@@ -134,6 +134,14 @@ class RunDir:
             self.close()
             raise
 
+    def record(self, key: str, value: Any) -> None:
+        """Add (or replace) one top-level entry of ``run.json``, atomically; ``scoring`` is not touched."""
+        if key == "scoring":
+            raise ValueError("the scoring part of run.json is written once, by prepare()")
+        manifest = self.read_manifest()
+        manifest[key] = value
+        atomic_write(self.manifest, lambda fh: fh.write(_dump(manifest)))
+
     def _check(self, earlier: dict[str, Any], now: dict[str, Any]) -> None:
         if _canonical(earlier) == _canonical(now):
             return

@@ -31,6 +31,7 @@ from pairsift.io.arrays import check_matrix, list_column_to_matrix, widen_empty
 from pairsift.io.fs import display, join, open_input, resolve
 from pairsift.params import check_types
 from pairsift.registry import Registry
+from pairsift.uids import check_uid_type
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class Source(PoolReader):
         extra = metadata_columns(requires)
         columns = [c.uid_column] + ([c.alt_text_column] if ALT_TEXT in requires else []) + extra
         table = self._read_parquet(path, list(dict.fromkeys(columns)))
-        uids = np.asarray(table.column(c.uid_column).to_numpy(zero_copy_only=False), dtype=object)
+        uids = uid_values(table, c.uid_column, display(self.fs, path))
         alt = table.column(c.alt_text_column).to_pylist() if ALT_TEXT in requires else None
         values = {name: numeric_column(table, name, display(self.fs, path)) for name in extra}
         return uids, None if alt is None else np.asarray(alt, dtype=object), values
@@ -225,7 +226,7 @@ class ParquetSource(Source):
                 f"{where}: image and text embeddings differ in dimension: "
                 f"{mats[IMAGE].shape[1]} vs {mats[TEXT].shape[1]}"
             )
-        uids = np.asarray(table.column(c.uid_column).to_numpy(zero_copy_only=False), dtype=object)
+        uids = uid_values(table, c.uid_column, where)
         alt = (
             np.asarray(table.column(c.alt_text_column).to_pylist(), dtype=object)
             if ALT_TEXT in requires
@@ -235,6 +236,13 @@ class ParquetSource(Source):
         return EmbeddingBatch.build(
             shard, uids, image=mats.get(IMAGE), text=mats.get(TEXT), alt_text=alt, columns=values
         )
+
+
+def uid_values(table: Any, name: str, where: str) -> np.ndarray:
+    """The uid column as an object array of str (None where null); not strings is an error naming it."""
+    column = table.column(name)
+    check_uid_type(column.type, where, name)
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def numeric_column(table: Any, name: str, where: str) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 A subset file is ``np.save`` of a 1-D structured array of dtype ``np.dtype("u8,u8")``, one row per
 kept sample, ``(hi, lo) = divmod(int(uid, 16), 2**64)``, sorted ascending. A uid listed twice means
-the sample is written twice (upsampling): duplicates are kept everywhere in pairsift. DataComp's
+the sample is written twice (upsampling): readers and ``pairsift uids`` keep every copy a file lists,
+but none is added by accident (``select`` writes each uid once; ``score`` marks repeats of a uid). DataComp's
 resharder also accepts a raw memmap of the same dtype (no ``.npy`` header); so does :func:`read_subset`.
 
 Every reader of a uid list (``select`` rules, ``reshard --subset``, ``pairsift uids``) goes through
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -26,8 +28,8 @@ import pyarrow.parquet as pq
 
 from pairsift.data import UID_COLUMN
 from pairsift.errors import InputError
-from pairsift.io.fs import atomic_write
-from pairsift.uids import SUBSET_DTYPE, from_keys, is_sorted, parse_uids, sort_keys, to_hex
+from pairsift.io.fs import write_temporary
+from pairsift.uids import SUBSET_DTYPE, check_uid_type, from_keys, is_sorted, parse_uids, sort_keys, to_hex
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,18 @@ def write_subset(path: str | Path, subset: np.ndarray) -> Path:
 
 def write_subset_hashed(path: str | Path, subset: np.ndarray) -> str:
     """:func:`write_subset`, returning the sha256 of the bytes written (hashed as they are written)."""
+    staged, digest = stage_subset(path, subset)
+    try:
+        os.replace(staged, path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return digest
+
+
+def stage_subset(path: str | Path, subset: np.ndarray) -> tuple[Path, str]:
+    """Write the subset file for ``path`` into a temporary sibling: ``(that temporary, its sha256)``;
+    the caller renames it into place. A full disk is an :class:`OutputError` naming ``path``."""
     if subset.dtype != SUBSET_DTYPE:
         raise ValueError(f"subset arrays have dtype {SUBSET_DTYPE}, got {subset.dtype}")
     ordered = subset if is_sorted(subset) else sort_keys(subset["f0"].copy(), subset["f1"].copy())
@@ -59,8 +73,7 @@ def write_subset_hashed(path: str | Path, subset: np.ndarray) -> str:
     def write(fh: IO[bytes]) -> None:
         np.save(_Hashing(fh, digest), ordered, allow_pickle=False)
 
-    atomic_write(path, write)
-    return digest.hexdigest()
+    return write_temporary(path, write), digest.hexdigest()
 
 
 class _Hashing:
@@ -221,9 +234,7 @@ def _parquet_chunks(path: Path) -> Iterator[tuple[np.ndarray, list[str | None]]]
     schema = parquet.schema_arrow
     if UID_COLUMN not in schema.names:
         raise InputError(f"{path}: no '{UID_COLUMN}' column; found {schema.names}")
-    kind = schema.field(UID_COLUMN).type
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        raise InputError(f"{path}: column '{UID_COLUMN}' has type {kind}, expected string")
+    check_uid_type(schema.field(UID_COLUMN).type, str(path), UID_COLUMN)
     start = 0
     for batch in parquet.iter_batches(batch_size=CHUNK, columns=[UID_COLUMN]):
         values = batch.column(0).to_pylist()

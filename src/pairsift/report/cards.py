@@ -18,12 +18,12 @@ import pyarrow.parquet as pq
 
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.errors import InputError
-from pairsift.io.fs import join, open_input, resolve
+from pairsift.io.fs import display, join, open_input, resolve
 from pairsift.io.raw import TEXT_FIELDS
 from pairsift.progress import track
 from pairsift.report.gather import ReportData
 from pairsift.report.thumbnails import ImageShards, Thumbnail
-from pairsift.uids import parse_uids
+from pairsift.uids import check_uid_type, parse_uids
 
 logger = logging.getLogger(__name__)
 
@@ -124,11 +124,13 @@ class PoolMetadata:
         path = self.path(shard)
         try:
             with open_input(self.fs, path) as fh:
-                names = pq.read_schema(fh).names
+                schema = pq.read_schema(fh)
+                names = schema.names
                 text = next((c for c in TEXT_FIELDS if c in names), None)
                 columns = [c for c in (UID_COLUMN, text, URL_COLUMN) if c is not None and c in names]
                 if UID_COLUMN not in columns:
                     return
+                check_uid_type(schema.field(UID_COLUMN).type, display(self.fs, path), UID_COLUMN)
                 fh.seek(0)
                 table = pq.read_table(fh, columns=columns)
         except (InputError, OSError, ValueError) as exc:

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from pairsift.data import UID_COLUMN
 from pairsift.errors import InputError
-from pairsift.uids import parse_uids
+from pairsift.uids import check_uid_type, parse_uids
 
 DEFAULT_COLUMN = "kind"
 _BIG_ENDIAN = np.dtype([("hi", ">u8"), ("lo", ">u8")])
@@ -45,6 +45,7 @@ class LabelIndex:
         missing = [c for c in (UID_COLUMN, column) if c not in schema.names]
         if missing:
             raise InputError(f"labels {path}: missing column(s) {missing}; found {schema.names}")
+        check_uid_type(schema.field(UID_COLUMN).type, f"labels {path}", UID_COLUMN)
         table = pq.read_table(path, columns=[UID_COLUMN, column])
         keys, ok = parse_uids(table.column(UID_COLUMN))
         values = np.asarray(table.column(column).to_numpy(zero_copy_only=False), dtype=object)

@@ -1,6 +1,7 @@
 """The subset file and its record (``<output>.json``), written so that a record never sits beside a
 subset it does not describe.
 
+Both files are written to temporaries first (a full disk fails there, leaving the old pair as it was).
 Two renames cannot happen at once, so :func:`write_selection` orders them: the old record is removed
 first, then the new subset is renamed into place, then the new record (which holds the subset's sha256).
 A kill at any point leaves either the old pair, or a subset without a record, or the new pair; never
@@ -13,14 +14,15 @@ from __future__ import annotations
 import glob
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pairsift.errors import InputError
-from pairsift.io.fs import atomic_write
-from pairsift.io.subsets import file_sha256, write_subset_hashed
+from pairsift.io.fs import write_temporary
+from pairsift.io.subsets import file_sha256, stage_subset
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +52,27 @@ def sweep(output: str | Path) -> int:
 
 
 def write_selection(output: str | Path, subset: np.ndarray, record: dict[str, Any]) -> str:
-    """Write the subset file, then its record with the subset's sha256 (returned)."""
+    """Write the subset file, then its record with the subset's sha256 (returned).
+
+    Both are written to temporaries first, so a full disk fails before anything under the final names
+    changes (the earlier pair is left as it was); then come the old record's removal and the renames.
+    """
     output = Path(output)
     path = record_path(output)
-    path.unlink(missing_ok=True)  # from here to the last rename the subset has no record, never a stale one
-    digest = write_subset_hashed(output, subset)
+    staged, digest = stage_subset(output, subset)
     record = dict(record, **{SHA256: digest})
-    atomic_write(path, lambda fh: fh.write((json.dumps(record, indent=2) + "\n").encode()))
+    text = (json.dumps(record, indent=2) + "\n").encode()
+    staged_record: Path | None = None
+    try:
+        staged_record = write_temporary(path, lambda fh: fh.write(text))
+        path.unlink(missing_ok=True)  # until the last rename: a subset without a record, never a stale one
+        os.replace(staged, output)
+        os.replace(staged_record, path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        if staged_record is not None:
+            staged_record.unlink(missing_ok=True)
+        raise
     return digest
 
 

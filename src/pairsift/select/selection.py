@@ -76,6 +76,8 @@ class SelectionResult:
     #: ``partial``, ``pool_shards``, ``missing_shards``, ``missing_examples`` (see :class:`Completeness`)
     completeness: dict[str, Any] = field(default_factory=dict)
     sha256: str | None = None  #: of the subset file written (also in its record)
+    #: kept rows left out because their uid was kept already (each uid is written once)
+    repeated_uids: int = 0
 
     @property
     def partial(self) -> bool:
@@ -87,6 +89,7 @@ class SelectionResult:
             "pool": self.pool,
             "kept": self.kept,
             "streaming": self.streaming,
+            "repeated_uids": self.repeated_uids,
             **self.completeness,
             "funnel": [s.to_dict() for s in self.steps],
             "fusions": self.fusions,
@@ -127,7 +130,7 @@ def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
         result.steps.append(step)
     result.fusions = [f.describe() for f in state.fusions.values()]
     state.shards.desc = "selecting: writing the subset"
-    subset = _kept_subset(state)
+    subset, result.repeated_uids = _kept_subset(state)
     result.kept = len(subset)
     record = dict(result.to_dict(), run_dir=str(run_dir), rules=[list(r) for r in config.rules])
     result.sha256 = write_selection(config.output, subset, record)
@@ -140,11 +143,14 @@ def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
 BUCKET_BITS = 8
 
 
-def _kept_subset(state: SelectionState) -> np.ndarray:
-    """The kept rows' uids as a sorted subset: a counting pass, a filling pass, then per-bucket sorts.
+def _kept_subset(state: SelectionState) -> tuple[np.ndarray, int]:
+    """The kept rows' distinct uids as a sorted subset (a counting pass, a filling pass, then per-bucket
+    sorts), and how many kept rows repeated a uid already in it.
 
     Only the kept rows' uids are parsed. Rows whose uid is malformed cannot be named in a subset
-    file: they are left out, with a warning.
+    file: they are left out, with a warning. A uid kept twice (the pool lists it twice; ``score`` marks
+    all but the first ``duplicate_uid``, but a run scored before that, or a ``--restrict``-only selection
+    that keeps invalid rows, may still keep both) is written once: a selection never upsamples.
     """
     shift = np.uint64(64 - BUCKET_BITS)
     counts = np.zeros(1 << BUCKET_BITS, dtype=np.int64)
@@ -161,14 +167,27 @@ def _kept_subset(state: SelectionState) -> np.ndarray:
         position = fill[bucket] + (np.arange(len(bucket)) - first)
         out["f0"][position], out["f1"][position] = keys[:, 0], keys[:, 1]
         np.add.at(fill, bucket, 1)
+    written = 0  # each bucket sorted, then its repeats dropped, compacted towards the front
     for b in range(len(counts)):
         segment = out[starts[b] : starts[b + 1]]
         if len(segment) > 1:
-            segment[:] = sort_keys(segment["f0"].copy(), segment["f1"].copy())
-    skipped = state.kept - len(out)
+            segment = sort_keys(segment["f0"].copy(), segment["f1"].copy())
+            first = np.ones(len(segment), dtype=bool)
+            first[1:] = (segment["f0"][1:] != segment["f0"][:-1]) | (segment["f1"][1:] != segment["f1"][:-1])
+            segment = segment[first]
+        out[written : written + len(segment)] = segment
+        written += len(segment)
+    repeats = int(starts[-1]) - written
+    if repeats:
+        logger.warning(
+            "%d kept rows repeat a uid kept already: each uid is written once (a subset file lists a uid "
+            "twice only to train on it twice; `pairsift uids` does that on purpose)",
+            repeats,
+        )
+    skipped = state.kept - int(starts[-1])
     if skipped:
         logger.warning("%d kept rows have a malformed uid and are not written to the subset", skipped)
-    return out
+    return out[:written], repeats
 
 
 def _kept_keys(state: SelectionState) -> Iterator[np.ndarray]:

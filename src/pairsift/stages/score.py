@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.device import Compute
 from pairsift.errors import ConfigError
+from pairsift.io.duplicate_uids import mark_duplicates
 from pairsift.io.run_dir import RunDir, package_versions
 from pairsift.io.score_tables import read_score_table, score_table, write_score_table
 from pairsift.io.sources import Source, open_source
@@ -84,6 +85,8 @@ class ScoreSummary(Summary):
     and figures per score column (``scored``, ``mean``, ``min``, ``max``)."""
 
     columns: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the pool-wide duplicate-uid pass (``run.json``'s ``duplicate_uids``); empty until every shard is scored
+    duplicates: dict[str, Any] = field(default_factory=dict)
 
 
 def score(config: ScoreConfig) -> ScoreSummary:
@@ -119,6 +122,8 @@ def score(config: ScoreConfig) -> ScoreSummary:
     summary.failures = mapped.failures
     if pool_scorers and not summary.failures:
         finish_pool_stage(config, source, scorers, compute, run, shards)
+    if not summary.failures:
+        summary.duplicates = check_duplicates(run, shards, rescan=mapped.processed > 0)
     summarize(summary, run, shards, [s.column for s in scorers])
     summary.seconds = time.perf_counter() - start
     run.close()  # the run folder's lock
@@ -164,6 +169,27 @@ def finish_pool_stage(
         status = staged.column(STATUS_COLUMN).to_numpy(zero_copy_only=False)
         write_score_table(run.table(shard), score_table(uids, status, columns))
         run.staged(shard).unlink()
+
+
+#: ``run.json`` key of the pool-wide duplicate-uid pass
+DUPLICATES = "duplicate_uids"
+
+
+def check_duplicates(run: RunDir, shards: list[str], *, rescan: bool) -> dict[str, Any]:
+    """Mark uids repeated across the pool's score tables (:func:`mark_duplicates`) and record what was
+    found in ``run.json``; skipped when every table exists, none was written by this run (``rescan``)
+    and the record says these very tables were checked."""
+    if not all(run.table(s).exists() for s in shards):
+        return {}
+    earlier = run.read_manifest().get(DUPLICATES)
+    rows = sum(pq.ParquetFile(run.table(s)).metadata.num_rows for s in shards)
+    checked = isinstance(earlier, dict) and (earlier.get("checked_shards"), earlier.get("checked_rows"))
+    if not rescan and checked == (len(shards), rows):
+        return earlier  # type: ignore[return-value]
+    logger.info("checking %d rows of %d shards for duplicate uids", rows, len(shards))
+    found = mark_duplicates([run.table(s) for s in shards], run.work).to_dict()
+    run.record(DUPLICATES, found)
+    return found
 
 
 def summarize(summary: ScoreSummary, run: RunDir, shards: list[str], columns: list[str]) -> None:
