@@ -74,7 +74,7 @@ def test_missing_task_folder_is_named(student: Path, tmp_path: Path) -> None:
         api.evaluate(str(student), [str(tmp_path / "empty")])
 
 
-def test_missing_checkpoint_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_checkpoint_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     make_task(tmp_path)
     argv = [
         "evaluate",
@@ -85,5 +85,5 @@ def test_missing_checkpoint_is_named(tmp_path: Path, capsys: pytest.CaptureFixtu
         str(tmp_path / "squares"),
     ]
     assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "none: no such file or directory" in err[0]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "none: no such file or directory" in errors[0]

@@ -89,8 +89,8 @@ def test_unknown_model_names_the_choices(tiny_world: Path, tmp_path: Path) -> No
         api.train(str(tiny_world / "pool"), str(tmp_path / "out"), model="no-such-model", **FEW_STEPS)
 
 
-def test_cli_prints_one_line_and_exits_2(
-    tiny_world: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_cli_reports_one_error_and_exits_2(
+    tiny_world: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     argv = [
         "train",
@@ -103,5 +103,5 @@ def test_cli_prints_one_line_and_exits_2(
         "32",
     ]
     assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "smaller than one global batch" in err[0]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "smaller than one global batch" in errors[0]

@@ -11,7 +11,7 @@ from pairsift.world.wds_tasks import write_world_tasks
 
 
 def test_world_tasks_read_back_with_clip_benchmark(world: tuple[Path, WorldSummary], tmp_path: Path) -> None:
-    root, _ = world
+    root, summary = world
     written = write_world_tasks(root, tmp_path, retrieval_pool=root / "pool")
     assert sorted(p.name for p in written) == ["colour", "count", "retrieval", "shape"]
     colour = build_wds_dataset("colour", transform=None, split="test", data_dir=str(tmp_path / "colour"))
@@ -23,4 +23,8 @@ def test_world_tasks_read_back_with_clip_benchmark(world: tuple[Path, WorldSumma
         "retrieval", transform=None, split="test", data_dir=str(tmp_path / "retrieval")
     )
     pairs = list(retrieval)
-    assert retrieval.classes is None and len(pairs) == 700 and all(len(texts) == 1 for _, texts in pairs)
+    assert (
+        retrieval.classes is None
+        and 700 - summary.kinds["corrupt"] <= len(pairs) < 700
+        and all(len(texts) == 1 for _, texts in pairs)
+    )

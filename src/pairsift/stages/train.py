@@ -157,7 +157,7 @@ def _check_rerun(out: Path, config: TrainConfig) -> None:
         return
     before = json.loads(path.read_text())["config"]
     now = config.to_dict()
-    changed = sorted(k for k in now if before.get(k) != now[k] and k not in ("workers", "device"))
+    changed = sorted(k for k in now if before.get(k) != now[k] and k not in ("workers", "device", "output"))
     if changed:
         raise RunConfigError(
             f"{out}: trained before with other settings ({', '.join(changed)}); use a new output directory"

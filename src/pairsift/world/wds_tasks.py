@@ -64,11 +64,25 @@ def write_retrieval_task(pool: str | Path, out: str | Path) -> Path:
     for tar in sorted(Path(pool).glob("*.tar")):
         for sample in read_samples(str(tar)):
             image, text = sample.member("jpg"), sample.member("txt")
-            if image is not None and text is not None:
+            if image is not None and text is not None and _decodes(image):
                 samples.append((sample.key, [("jpg", image), ("txt", text)]))
     _write_split(target, samples)
     _write_text(target / "dataset_type.txt", [RETRIEVAL])
     return target
+
+
+def _decodes(image: bytes) -> bool:
+    """Whether PIL reads the image (a pool's corrupt samples are left out of the retrieval task)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(image)) as img:
+            img.load()
+    except Exception:  # any decoding failure: not a pair to retrieve
+        return False
+    return True
 
 
 def write_world_tasks(
