@@ -21,6 +21,8 @@ SRC = ROOT / "src" / "pairsift"
 FEATURES = {
     "pairsift.engines.ray_engine": "ray",
     "pairsift.models.kmeans": "dedup",
+    "pairsift.stages.evaluate": "bench",
+    "pairsift.stages.train_worker": "bench",
     "pairsift.models.hf": "hf",
     "pairsift.models.sentence": "sieve",
     "pairsift.models.captioners": "sieve",

@@ -2,7 +2,8 @@
 
 - :func:`score` a pool into a run directory; :func:`select` a subset from its score tables;
   :func:`reshard` the subset's samples out of webdataset tars; :func:`run` a whole :class:`Recipe`;
-- :func:`embed` raw image–text shards into a pool and :func:`caption` them for SIEVE.
+- :func:`embed` raw image–text shards into a pool and :func:`caption` them for SIEVE;
+- :func:`train` a CLIP on a subset with open_clip's trainer and :func:`evaluate` it with clip_benchmark.
 
 Every stage resumes an earlier run into the same output, and ``engine`` (an :class:`EngineConfig` or
 its recipe mapping) says where shards run.
@@ -27,10 +28,12 @@ from pairsift.stages.base import Summary
 from pairsift.stages.reshard import ReshardConfig, ReshardSummary
 from pairsift.stages.reshard import reshard as _reshard
 from pairsift.stages.score_config import ComputeConfig, ScoreConfig, ScorerSpec
+from pairsift.stages.train import TrainConfig, TrainSummary
 
 if TYPE_CHECKING:
     from pairsift.stages.caption import CaptionConfig
     from pairsift.stages.embed import EmbedConfig
+    from pairsift.stages.evaluate import EvaluateResult
     from pairsift.stages.score import ScoreSummary
 
 logger = logging.getLogger(__name__)
@@ -131,6 +134,31 @@ def caption(config: CaptionConfig) -> Summary:
     from pairsift.stages.caption import caption as run_caption
 
     return run_caption(config)
+
+
+def train(data: str, output: str, *, subset: str | None = None, **options: Any) -> TrainSummary:
+    """Train a CLIP on the tars of ``data`` (only ``subset``'s samples when given) into ``output`` with
+    open_clip's trainer, at a fixed samples-seen budget; resumes an earlier run there. ``options``:
+    the fields of :class:`~pairsift.stages.train.TrainConfig` (``model``, ``samples_seen``, ``seed``, …)."""
+    from pairsift.stages.train import train as run_train
+
+    return run_train(TrainConfig(data, output, subset=subset, **options))
+
+
+def evaluate(
+    checkpoint: str,
+    tasks: Sequence[str],
+    *,
+    output: str | None = None,
+    model: str | None = None,
+    device: str = "auto",
+) -> EvaluateResult:
+    """Zero-shot classification and retrieval of a ``train`` output (or an ``epoch_N.pt``) with
+    clip_benchmark on task folders in its webdataset layout; writes ``output`` (JSON) when given."""
+    from pairsift.stages.evaluate import EvaluateConfig
+    from pairsift.stages.evaluate import evaluate as run_evaluate
+
+    return run_evaluate(EvaluateConfig(checkpoint, tuple(tasks), output, model, device))
 
 
 @dataclass

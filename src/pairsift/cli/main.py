@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from pairsift import plugins, progress
-from pairsift.cli import caption, embed, report, reshard, run, score, select, uids
+from pairsift.cli import caption, embed, evaluate, report, reshard, run, score, select, train, uids
 from pairsift.errors import ConfigError, InputError, OutputError, RunConfigError, StageFailed
 from pairsift.registry import UnknownNameError
 
@@ -19,7 +19,7 @@ __all__ = ["build_parser", "main"]
 #: the built-in commands, in ``--help`` order; each module has ``add_parser(subparsers)``. Installed
 #: packages add theirs through the ``pairsift.commands`` entry points (the tiny world adds ``world``
 #: and ``demo``).
-COMMANDS = (score, select, run, uids, reshard, embed, caption, report)
+COMMANDS = (score, select, run, uids, reshard, embed, caption, report, train, evaluate)
 
 USER_ERRORS = (
     ConfigError,

@@ -3,7 +3,9 @@
 
 - ``pairsift:tiny-world``: the teacher CLIP (:mod:`pairsift.world.teacher`), an open_clip model;
 - ``pairsift:tiny-world-captioner``: the tiny BLIP (:mod:`pairsift.world.captioner`);
-- the embedding family ``tiny_world``, whose τ is the teacher's learned temperature.
+- the embedding family ``tiny_world``, whose τ is the teacher's learned temperature;
+- the open_clip model config ``pairsift-tiny-world`` (the teacher's architecture, untrained) for
+  ``pairsift train --model``.
 
 Importing this module imports no torch: the loaders import what they need when they run.
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pairsift.models.ids import ENCODERS, MODEL_IDS, SHIPPED_CAPTIONERS, TEMPERATURES, ModelIdError, ModelSpec
+from pairsift.stages.train import MODEL_CONFIGS
 
 #: encoder models of the ``pairsift:`` prefix, by name
 SHIPPED = ("tiny-world",)
@@ -50,3 +53,16 @@ def teacher_temperature() -> float:
     from pairsift.world.teacher import teacher_tau
 
     return teacher_tau()
+
+
+#: the student of ``pairsift train`` / ``pairsift world bench``: the teacher's architecture
+STUDENT = "pairsift-tiny-world"
+
+
+@MODEL_CONFIGS.register(STUDENT)
+def student_config() -> dict[str, Any]:
+    """The teacher's open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``)."""
+    import json
+
+    config: dict[str, Any] = json.loads((Path(__file__).parent / "teacher" / "config.json").read_text())
+    return dict(config["model_cfg"])
