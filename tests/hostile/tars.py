@@ -69,16 +69,16 @@ def write(
 
 
 def hostile_tar(path: Path) -> Path:
-    """``good0``, then every :data:`HOSTILE` member (each a sample with a valid sidecar uid ``uid(100+j)``
-    under its own key when the name allows), then ``good1``."""
+    """``good0``, then every :data:`HOSTILE` member (each a sample with a caption and a valid sidecar uid
+    ``uid(100+j)`` under the same key), then ``good1``."""
     members: list[tuple[tarfile.TarInfo, bytes | IO[bytes] | None]] = list(sample_members("good0", 0))
     for j, (name, kind, link) in enumerate(HOSTILE):
         data = image_bytes(j, fmt="JPEG") if kind == tarfile.REGTYPE else b""
         members.append((info(name, len(data), kind, link), data if kind == tarfile.REGTYPE else None))
-        if kind != tarfile.REGTYPE:  # a safe caption and sidecar beside the link: still one refused sample
-            key = name.rsplit(".", 1)[0]
-            sidecar = json.dumps({"uid": uid(100 + j)}).encode()
-            members += [(info(f"{key}.txt", 3), b"cap"), (info(f"{key}.json", len(sidecar)), sidecar)]
+        # a caption and a sidecar with a valid uid under the same key: one sample, refused as a whole
+        key = name.rsplit(".", 1)[0]
+        sidecar = json.dumps({"uid": uid(100 + j)}).encode()
+        members += [(info(f"{key}.txt", 3), b"cap"), (info(f"{key}.json", len(sidecar)), sidecar)]
     members += sample_members("good1", 1)
     return write(path, members)
 

@@ -23,7 +23,17 @@ from pairsift.stages.caption import caption
 from pairsift.stages.embed import embed
 from pairsift.stages.reshard import ReshardConfig, reshard
 from tests.embed_data import image_bytes
-from tests.hostile.tars import bomb_tar, caption_config, embed_config, encoder, sample_members, uid, write
+from tests.hostile.tars import (
+    HOSTILE,
+    bomb_tar,
+    caption_config,
+    embed_config,
+    encoder,
+    hostile_tar,
+    sample_members,
+    uid,
+    write,
+)
 from tests.hostile.test_tar_names import _subset
 
 BOMB = 50 << 20
@@ -88,13 +98,21 @@ def test_embed_in_bounded_memory_with_a_status(bomb: Path, tmp_path: Path) -> No
     assert config["limits"] == LOW.to_dict()
 
 
-def test_caption_in_bounded_memory_with_a_status(bomb: Path, tmp_path: Path) -> None:
+def test_caption_in_bounded_memory_with_statuses(bomb: Path, tmp_path: Path) -> None:
+    """One caption run for items 1 and 2: the bomb tar and the hostile-names tar side by side."""
     from pairsift.models.captioners import load_captioner  # noqa: F401  (imported before measuring)
 
-    config = caption_config(bomb.parent, tmp_path / "cache", limits=LOW)
-    summary, used = peak(lambda: caption(config))
+    hostile_tar(bomb.parent / "h.tar")
+    try:
+        config = caption_config(bomb.parent, tmp_path / "cache", limits=LOW)
+        summary, used = peak(lambda: caption(config))
+    finally:
+        (bomb.parent / "h.tar").unlink()
     assert used < BOUND
-    assert summary.ok and summary.statuses == {"image_too_large": 1, "ok": 2}
+    assert summary.ok and summary.statuses == {"image_too_large": 1, "ok": 4, "unsafe_member": len(HOSTILE)}
+    rows = pq.read_table(tmp_path / "cache" / "h.parquet").to_pylist()
+    assert [r["status"] for r in rows] == ["ok"] + ["unsafe_member"] * len(HOSTILE) + ["ok"]
+    assert [r["captions"] is None for r in rows] == [False] + [True] * len(HOSTILE) + [False]
 
 
 def test_huge_caption_and_sidecar_get_statuses_not_stored(tmp_path: Path) -> None:
@@ -154,7 +172,7 @@ def test_limits_from_the_cli_and_recipes(
             "-o",
             str(tmp_path / "o"),
             "--max-image-bytes",
-            "4096",
+            "100000",
         ]
     )
     assert code == 0
