@@ -1,7 +1,7 @@
 """``caption``: raw image shards -> a caption cache, one parquet per shard (SIEVE's first step).
 
 Per input shard ``S`` the cache gets ``OUT/S.parquet`` with ``uid``, ``key``, ``status`` (as in
-``pairsift embed``: ``ok``, ``missing_image``, ``corrupt_image``, ``image_too_large``) and ``captions``
+``pairsift embed``: ``ok``, ``missing_image``, ``corrupt_image``, ``image_too_large``, …) and ``captions``
 (a list of strings; null where the image could not be decoded), written atomically: the file is also
 the shard's completion marker, so a rerun captions only the shards still missing. ``OUT/captions.json``
 records the captioner and its decoding settings; a rerun with others is refused, so a cache never
