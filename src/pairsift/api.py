@@ -11,6 +11,7 @@ its recipe mapping) says where shards run.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pairsift.data import UID_COLUMN
 from pairsift.engines import EngineConfig
+from pairsift.io.limits import ReadLimits
 from pairsift.io.sources import SourceConfig
 from pairsift.plugins import load_modules
 from pairsift.recipe import Recipe
@@ -116,10 +118,15 @@ def reshard(
     layout: str = "pairsift",
     workers: int | None = None,
     engine: EngineLike = None,
+    limits: dict[str, int] | None = None,
 ) -> ReshardSummary:
     """Write the samples of ``subset`` found in the tars of ``input`` into new tars under ``output``
-    (``layout="datacomp"``: named as DataComp's resharder names them)."""
-    return _reshard(ReshardConfig(input, subset, output, shard_size, _engine(engine, workers), layout))
+    (``layout="datacomp"``: named as DataComp's resharder names them; ``limits``: byte caps of the reader,
+    as :class:`~pairsift.io.limits.ReadLimits` fields)."""
+    config = ReshardConfig(input, subset, output, shard_size, _engine(engine, workers), layout)
+    if limits:
+        config = dataclasses.replace(config, limits=ReadLimits.from_dict(limits))
+    return _reshard(config)
 
 
 def embed(config: EmbedConfig) -> Summary:

@@ -29,6 +29,19 @@ STATUSES = (
     MISSING_ALT_TEXT,
 )
 
+# --- statuses of raw samples (embed, caption; counted per reason by reshard) -----------------
+#: a tar member of the sample is a link, device, FIFO or sparse file, or its name is unsafe
+#: (absolute, a ``..`` component, a control character, absurdly long: :mod:`pairsift.io.member_names`)
+UNSAFE_MEMBER = "unsafe_member"
+#: a member other than the image and caption (e.g. ``KEY.json``) is over its ``ReadLimits`` cap
+MEMBER_TOO_LARGE = "member_too_large"
+#: the caption is over ``ReadLimits.max_caption_bytes`` (it is not read)
+CAPTION_TOO_LARGE = "caption_too_large"
+#: the sample's metadata is broken (``KEY.json`` not a JSON object, or a uid not of 32 hex digits): the
+#: uid was derived from shard and key, as every stage derives it
+MALFORMED_METADATA = "malformed_metadata"
+RAW_STATUSES = (UNSAFE_MEMBER, MEMBER_TOO_LARGE, CAPTION_TOO_LARGE, MALFORMED_METADATA)
+
 #: What a scorer can require: the two embeddings, and the alt-text itself (a string column).
 IMAGE = "image"
 TEXT = "text"

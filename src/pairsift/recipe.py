@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from pairsift.errors import ConfigError
+from pairsift.io.limits import ReadLimits
 from pairsift.params import parse_scalar
 from pairsift.select.selection import SelectConfig
 from pairsift.stages.reshard import ReshardConfig
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: keys of a recipe file besides the score section's
 SECTIONS = ("select", "reshard", "plugins")
-RESHARD_KEYS = ("input", "output", "shard_size", "layout", "workers")
+RESHARD_KEYS = ("input", "output", "shard_size", "layout", "workers", "limits")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _reshard(raw: Any, subset: str, score: ScoreConfig) -> ReshardConfig | None:
         return None
     if not isinstance(raw, dict) or set(raw) - set(RESHARD_KEYS) or not {"input", "output"} <= set(raw):
         got = sorted(raw) if isinstance(raw, dict) else raw
-        raise ConfigError(f"reshard needs input, output (optional: shard_size, layout); got {got}")
+        raise ConfigError(f"reshard needs input, output (optional: shard_size, layout, limits); got {got}")
     engine = score.engine
     if "workers" in raw:  # before 0.2 the reshard section had its own; the engine owns it now
         logger.warning(
@@ -84,6 +85,7 @@ def _reshard(raw: Any, subset: str, score: ScoreConfig) -> ReshardConfig | None:
         int(raw.get("shard_size", 10000)),
         engine,
         layout=str(raw.get("layout", "pairsift")),
+        limits=ReadLimits.from_dict(raw.get("limits")),
     )
 
 

@@ -170,7 +170,7 @@ def test_missing_uids_are_reported(pool, tmp_path):
     assert summary.missing_examples == [f"{i:032x}" for i in (3, 7, 11)]
 
 
-def test_samples_without_uid_are_counted_not_fatal(tmp_path):
+def test_samples_without_uid_get_derived_uids_and_are_counted(tmp_path):
     rng = random.Random(2)
     good = "0f" * 16
     broken = {
@@ -186,10 +186,12 @@ def test_samples_without_uid_are_counted_not_fatal(tmp_path):
     write_tar(root / "mixed.tar", [*broken.values(), make_sample("g", good, rng)])
     summary = reshard(str(root), subset_file(tmp_path / "s.npy", [good]), str(tmp_path / "out"))
     assert summary.ok and summary.kept_samples == 1 and summary.input_samples == 7
-    assert summary.without_uid == 6
-    assert summary.without_uid_reasons == {"no_json": 1, "malformed_json": 2, "no_uid": 1, "malformed_uid": 2}
-    assert [e["key"] for e in summary.without_uid_examples] == list("abcdef")
-    assert summary.without_uid_examples[0] == {"shard": "mixed", "key": "a", "reason": "no_json"}
+    assert (
+        summary.derived_uid == 6
+    )  # their uids are derived, as embed derives them (tests/hostile/test_uid_rule.py)
+    assert summary.derived_uid_reasons == {"no_json": 1, "malformed_json": 2, "no_uid": 1, "malformed_uid": 2}
+    assert [e["key"] for e in summary.derived_uid_examples] == list("abcdef")
+    assert summary.derived_uid_examples[0] == {"shard": "mixed", "key": "a", "reason": "no_json"}
 
 
 def damage(path: Path, how: str) -> None:

@@ -12,6 +12,7 @@ from pairsift.cli.options import (
     add_image_input_arguments,
     engine_config,
     image_input_options,
+    read_limits,
 )
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ def cmd_embed_targets(args: argparse.Namespace) -> int:
         prefetch=args.prefetch,
         max_pixels=args.max_pixels,
         input_format=args.input_format,
+        limits=read_limits(args),
     )
     counts = embed_targets(
         args.input, args.output, args.model, device=args.device, precision=args.precision, options=options

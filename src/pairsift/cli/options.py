@@ -1,5 +1,6 @@
 """Options shared by several commands: where shards run (``--engine``, ``--workers``, ``--ray-address``,
-per-actor resources), ``--plugin``, and how raw images are read (embed, embed-targets, caption)."""
+per-actor resources), ``--plugin``, how raw images are read (embed, embed-targets, caption), and the byte
+caps of every raw reader (``--max-*-bytes``: embed, embed-targets, caption, reshard)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from pairsift.engines import ENGINES, EngineConfig
 from pairsift.errors import ConfigError
+from pairsift.io.limits import ReadLimits
 from pairsift.io.raw import DEFAULT_MAX_PIXELS
 
 #: option -> key of ``engine.resources.<stage>``
@@ -117,9 +119,40 @@ def add_image_input_arguments(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse larger images (status image_too_large; default {DEFAULT_MAX_PIXELS})",
     )
+    add_limit_arguments(p)
 
 
 def image_input_options(args: argparse.Namespace) -> dict[str, Any]:
     """The values of :func:`add_image_input_arguments`, named as the stage configs name them."""
     names = ("input_format", "device", "precision", "num_workers", "prefetch", "max_pixels")
-    return {name: getattr(args, name) for name in names}
+    return {**{name: getattr(args, name) for name in names}, "limits": read_limits(args)}
+
+
+#: option -> (ReadLimits field, what it caps)
+LIMIT_OPTIONS = {
+    "--max-image-bytes": (
+        "max_image_bytes",
+        "an image (tar member, file or parquet cell; status image_too_large)",
+    ),
+    "--max-caption-bytes": ("max_caption_bytes", "a caption (status caption_too_large)"),
+    "--max-json-bytes": ("max_json_bytes", "a KEY.json sidecar (status member_too_large)"),
+    "--max-shard-bytes": ("max_shard_bytes", "a shard after decompression (the shard fails)"),
+}
+
+
+def add_limit_arguments(p: argparse.ArgumentParser) -> None:
+    """The byte caps of every raw reader (:class:`~pairsift.io.limits.ReadLimits`); recorded in the stage's
+    record file."""
+    group = p.add_argument_group("read limits", "bytes read at most; larger inputs are refused and counted")
+    defaults = ReadLimits()
+    for option, (name, what) in LIMIT_OPTIONS.items():
+        default = getattr(defaults, name)
+        group.add_argument(option, type=int, metavar="BYTES", help=f"cap of {what}; default {default}")
+
+
+def read_limits(args: argparse.Namespace) -> ReadLimits:
+    """The :class:`ReadLimits` of the ``--max-*-bytes`` options (defaults where not given)."""
+    given = {
+        name: getattr(args, name) for name, _ in LIMIT_OPTIONS.values() if getattr(args, name) is not None
+    }
+    return ReadLimits.from_dict(given)

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from pairsift.cli.options import add_engine_arguments, engine_config
+from pairsift.cli.options import add_engine_arguments, add_limit_arguments, engine_config, read_limits
 from pairsift.errors import ConfigError
 from pairsift.stages.reshard import ReshardConfig, ReshardSummary, reshard
 
@@ -34,6 +34,7 @@ def add_parser(sub: Any) -> None:
         "writes: NNNNNNNN.tar with _stats.json, <uid>-<j> keys, sample_ids.npy, meta.json)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_limit_arguments(p)
     add_engine_arguments(p)
     p.set_defaults(func=cmd_reshard)
 
@@ -47,6 +48,7 @@ def cmd_reshard(args: argparse.Namespace) -> int:
             args.shard_size,
             engine_config(args, "reshard"),
             layout=args.layout,
+            limits=read_limits(args),
         )
     )
     print(json.dumps(summary.to_dict(), indent=2) if args.json else format_summary(summary))
@@ -77,11 +79,18 @@ def format_summary(s: ReshardSummary) -> str:
     ]
     if s.missing_examples:
         lines.append("  missing, first ones: " + ", ".join(s.missing_examples))
-    if s.without_uid:
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(s.without_uid_reasons.items()))
-        lines.append(f"samples without a usable uid (skipped): {s.without_uid} ({reasons})")
-        for e in s.without_uid_examples:
+    if s.derived_uid:
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(s.derived_uid_reasons.items()))
+        lines.append(
+            f"samples without a usable uid (uid derived, as embed does): {s.derived_uid} ({reasons})"
+        )
+        for e in s.derived_uid_examples:
             lines.append(f"  {e['shard']}: {e['key']} ({e['reason']})")
+    if s.refused:
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(s.refused_reasons.items()))
+        lines.append(f"samples refused (not written): {s.refused} ({reasons})")
+        for e in s.refused_examples:
+            lines.append(f"  {e['shard']}: {e['member']} ({e['reason']}: {e['detail']})")
     for f in s.failures:
         lines.append(f"FAILED {f.shard}: {f.error}")
     return "\n".join(lines)

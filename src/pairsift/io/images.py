@@ -4,6 +4,11 @@
 ``w`` decodes chunks ``w, w + W, …`` and the DataLoader's round-robin returns them in input order.
 Every worker streams the whole shard (tar bytes are read ``W`` times; folder and parquet-path images
 only by their own worker).
+
+A shard that cannot be read to its end (a truncated tar, a tar bomb) is a shard error, never a worker
+traceback: the worker sends the error as a chunk and :func:`chunk_loader` raises it, one line naming the
+file, after shutting its workers down. The rows before the damage are not written: the shard's marker
+would make a partial shard look finished.
 """
 
 from __future__ import annotations
@@ -19,16 +24,32 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from pairsift.data import OK
+from pairsift.data import (
+    CAPTION_TOO_LARGE,
+    MALFORMED_METADATA,
+    MEMBER_TOO_LARGE,
+    OK,
+    UNSAFE_MEMBER,
+)
 from pairsift.errors import InputError
-from pairsift.io.raw import RawInput, RawSample
+from pairsift.io.raw import IMAGE_TOO_LARGE, ImageTooLarge, RawInput, RawSample
+from pairsift.io.sample_uids import BROKEN
 
 # --- per-row statuses of an embedding run (in the order they are checked) ----------------------
 MISSING_IMAGE = "missing_image"
 CORRUPT_IMAGE = "corrupt_image"
-IMAGE_TOO_LARGE = "image_too_large"
 EMPTY_CAPTION = "empty_caption"
-EMBED_STATUSES = (OK, MISSING_IMAGE, CORRUPT_IMAGE, IMAGE_TOO_LARGE, EMPTY_CAPTION)
+EMBED_STATUSES = (
+    OK,
+    UNSAFE_MEMBER,
+    MEMBER_TOO_LARGE,
+    IMAGE_TOO_LARGE,
+    CAPTION_TOO_LARGE,
+    MISSING_IMAGE,
+    CORRUPT_IMAGE,
+    EMPTY_CAPTION,
+    MALFORMED_METADATA,
+)
 
 
 def decode_image(
@@ -69,6 +90,7 @@ class Chunk:
     text_rows: list[int] = field(default_factory=list)
     pixels: torch.Tensor | None = None
     tokens: torch.Tensor | None = None
+    error: str | None = None  #: the shard could not be read on (sent by a worker; no rows)
 
     def pin_memory(self) -> Chunk:
         """Called by the DataLoader's pinning thread (``pin_memory=True``)."""
@@ -102,7 +124,15 @@ class ShardBatches(IterableDataset[Chunk]):
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
         pending: list[RawSample] = []
         index = 0
-        for sample in self.source.samples(self.shard):
+        samples = self.source.samples(self.shard)
+        while True:
+            try:
+                sample = next(samples, None)
+            except InputError as exc:  # sent as data: an exception would cross the process as a traceback
+                yield Chunk(index, error=str(exc))
+                return
+            if sample is None:
+                break
             pending.append(sample)
             if len(pending) == self.batch_size:
                 if index % workers == worker:
@@ -115,8 +145,11 @@ class ShardBatches(IterableDataset[Chunk]):
         chunk = Chunk(index)
         pixels = []
         for row, sample in enumerate(samples):
+            problem = sample.problem
             try:
                 data = self.source.image_bytes(sample)
+            except ImageTooLarge:
+                data, problem = None, problem or IMAGE_TOO_LARGE
             except (InputError, OSError):  # a listed image that cannot be read
                 data = None
             image, status, width, height = decode_image(data, self.max_pixels)
@@ -128,6 +161,10 @@ class ShardBatches(IterableDataset[Chunk]):
                 chunk.text_rows.append(row)
             elif status == OK and self.tokenize is not None:
                 status = EMPTY_CAPTION
+            if problem is not None:  # a member that was not read says more than what it left missing
+                status = problem
+            elif status == OK and sample.uid_reason in BROKEN:
+                status = MALFORMED_METADATA
             chunk.keys.append(sample.key)
             chunk.uids.append(sample.uid)
             chunk.texts.append(sample.text)
@@ -163,7 +200,17 @@ def chunk_loader(
         pin_memory=pin_memory,
         **options,
     )
-    for expected, chunk in enumerate(loader):
-        if chunk.index != expected:  # the round-robin contract broke: never write rows out of order
-            raise RuntimeError(f"shard {dataset.shard}: chunk {chunk.index} arrived, expected {expected}")
-        yield chunk
+    chunks = iter(loader)
+    try:
+        for expected, chunk in enumerate(chunks):
+            if chunk.error is not None:
+                raise InputError(chunk.error)
+            if chunk.index != expected:  # the round-robin contract broke: never write rows out of order
+                raise RuntimeError(f"shard {dataset.shard}: chunk {chunk.index} arrived, expected {expected}")
+            yield chunk
+    finally:
+        # stop the workers here and now: an iterator left to the garbage collector may be collected in a
+        # process forked later (the next shard's workers), which then fails with "can only test a child"
+        shutdown = getattr(chunks, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()

@@ -4,14 +4,14 @@ Each input lists its *shards* (one unit of work each: a tar, a captions file, a 
 streams a shard's :class:`RawSample` rows in a stable order. Image bytes of folder and parquet-path
 inputs are read lazily (:meth:`RawInput.image_bytes`), so a DataLoader worker reads only its own.
 
-A sample without a uid gets ``derived_uid(shard, key)``: the 32-hex blake2b-128 digest of
-``"<shard>/<key>"`` (UTF-8), stable across runs and machines.
+Uids follow the one rule of :mod:`pairsift.io.sample_uids` (the sample's own 32-hex uid, else
+``derived_uid(shard, key)``), which ``reshard`` follows too. Every read is bounded by a
+:class:`~pairsift.io.limits.ReadLimits`: a member over its cap is not read and its row gets a status.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -23,14 +23,20 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pairsift.data import UID_COLUMN
+from pairsift.data import CAPTION_TOO_LARGE, MEMBER_TOO_LARGE, UID_COLUMN, UNSAFE_MEMBER
 from pairsift.errors import InputError
 from pairsift.io.fs import display, open_input, resolve
-from pairsift.io.tars import read_samples
+from pairsift.io.limits import ReadLimits, read_capped
+from pairsift.io.sample_uids import NO_JSON, derived_uid, sidecar_uid, uid_of
+from pairsift.io.tars import Sample, read_samples
 from pairsift.registry import Registry
+
+__all__ = ["RAW_INPUTS", "ImageTooLarge", "RawInput", "RawSample", "derived_uid", "open_raw_input"]
 
 #: Default pixel limit: PIL's own decompression-bomb threshold.
 DEFAULT_MAX_PIXELS = 89_478_485
+#: the status of an image over the pixel or the byte limit
+IMAGE_TOO_LARGE = "image_too_large"
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +49,8 @@ TEXT_FIELDS = ("text", "caption", "txt")
 BYTES_FIELDS = ("image", "jpg", "jpeg", "png", "webp", "image_bytes")
 
 
-def derived_uid(shard: str, key: str) -> str:
-    """A stable 128-bit uid for a sample that has none: blake2b-128 of ``"<shard>/<key>"``."""
-    return hashlib.blake2b(f"{shard}/{key}".encode(), digest_size=16).hexdigest()
+class ImageTooLarge(InputError):
+    """An image file over ``ReadLimits.max_image_bytes`` (its row gets ``image_too_large``)."""
 
 
 @dataclass
@@ -58,6 +63,10 @@ class RawSample:
     image_path: str | None = None  #: else where to read them (through the input's filesystem)
     width: int | None = None  #: original size from metadata, when the input records it
     height: int | None = None
+    #: why a member was not read (``unsafe_member``, ``image_too_large``, ``caption_too_large``,
+    #: ``member_too_large``): the row's status, ahead of any decoding status
+    problem: str | None = None
+    uid_reason: str = ""  #: why the uid was derived (:mod:`pairsift.io.sample_uids`), "" if it was not
 
 
 class RawInput(ABC):
@@ -65,8 +74,9 @@ class RawInput(ABC):
 
     kind = ""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, limits: ReadLimits | None = None) -> None:
         self.url = url
+        self.limits = limits or ReadLimits()
         self.fs, self.root = resolve(url)
         if not self.fs.exists(self.root):
             raise InputError(f"input {url}: no such file or directory")
@@ -92,8 +102,25 @@ class RawInput(ABC):
         if sample.image is not None or sample.image_path is None:
             return sample.image
         with open_input(self.fs, sample.image_path) as fh:
-            data: bytes = fh.read()
-            return data
+            data = read_capped(fh, self.limits.max_image_bytes)
+        if data is None:
+            where = display(self.fs, sample.image_path)
+            raise ImageTooLarge(f"{where}: more than {self.limits.max_image_bytes} bytes (max_image_bytes)")
+        return data
+
+    def _caption(self, text: Any) -> tuple[str | None, str | None]:
+        """``(caption, problem)``: a string caption within ``max_caption_bytes``, else ``None``."""
+        if not isinstance(text, str):
+            return None, None
+        if len(text) > self.limits.max_caption_bytes or len(text.encode()) > self.limits.max_caption_bytes:
+            return None, CAPTION_TOO_LARGE
+        return text, None
+
+    def _image_cell(self, value: Any) -> tuple[Any, str | None]:
+        """A parquet image cell within ``max_image_bytes`` (else ``None`` and ``image_too_large``)."""
+        if isinstance(value, (bytes, bytearray)) and len(value) > self.limits.max_image_bytes:
+            return None, IMAGE_TOO_LARGE
+        return value, None
 
     def _find(self, suffixes: tuple[str, ...]) -> list[str]:
         if self.fs.isfile(self.root):
@@ -130,24 +157,40 @@ class WebDatasetInput(RawInput):
 
     def samples(self, shard: str) -> Iterator[RawSample]:
         path = self.paths[shard]
-        for sample in read_samples(display(self.fs, path)):
-            try:
-                meta = _json(sample.member("json"), f"{display(self.fs, path)}: {sample.key}.json")
-            except InputError as exc:  # one bad metadata file costs its uid and url, not the shard
-                logger.warning("%s; deriving the uid", exc)
-                meta = {}
+        for sample in read_samples(display(self.fs, path), self.limits):
+            uid, meta = sidecar_uid(shard, sample.key, sample.member("json"))
+            if uid.reason not in ("", NO_JSON):  # one bad metadata file costs its uid and url, not the shard
+                logger.warning(
+                    "%s: %s.json: %s; deriving the uid", display(self.fs, path), sample.key, uid.reason
+                )
             image = next((d for e in IMAGE_EXTENSIONS if (d := sample.member(e)) is not None), None)
             raw_text = sample.member("txt")
-            uid = meta.get(UID_COLUMN)
             yield RawSample(
                 key=sample.key,
-                uid=uid if isinstance(uid, str) else derived_uid(shard, sample.key),
+                uid=uid.uid,
                 text=raw_text.decode("utf-8", "replace") if raw_text is not None else None,
                 url=meta.get("url") if isinstance(meta.get("url"), str) else None,
                 image=image,
                 width=_int(meta.get("original_width")),
                 height=_int(meta.get("original_height")),
+                problem=refusal_status(sample),
+                uid_reason=uid.reason,
             )
+
+
+def refusal_status(sample: Sample) -> str | None:
+    """The row status of a sample with refused members: ``unsafe_member`` first, then by what was too large
+    (the image: ``image_too_large``, the caption: ``caption_too_large``, else ``member_too_large``)."""
+    if not sample.refused:
+        return None
+    if any(r.status == UNSAFE_MEMBER for r in sample.refused):
+        return UNSAFE_MEMBER
+    extensions = {r.extension for r in sample.refused}
+    if extensions & set(IMAGE_EXTENSIONS):
+        return IMAGE_TOO_LARGE
+    if "txt" in extensions:
+        return CAPTION_TOO_LARGE
+    return MEMBER_TOO_LARGE
 
 
 @RAW_INPUTS.register("folder")
@@ -171,9 +214,12 @@ class FolderInput(RawInput):
         if path == self.root and self.fs.isdir(path):
             yield from self._images(shard, path)
             return
-        with open_input(self.fs, path) as fh:
-            text = fh.read().decode("utf-8")
         where = display(self.fs, path)
+        with open_input(self.fs, path) as fh:
+            content = read_capped(fh, self.limits.max_shard_bytes)
+        if content is None:
+            raise InputError(f"{where}: more than {self.limits.max_shard_bytes} bytes (max_shard_bytes)")
+        text = content.decode("utf-8")
         if path.lower().endswith(".csv"):
             rows: list[dict[str, Any]] = list(csv.DictReader(io.StringIO(text)))
         else:
@@ -186,14 +232,16 @@ class FolderInput(RawInput):
             name = _first(row, FILE_FIELDS)
             if not isinstance(name, str) or not name:
                 raise InputError(f"{where}: row {i} has no image file name (one of {', '.join(FILE_FIELDS)})")
-            caption = _first(row, TEXT_FIELDS)
-            uid = row.get(UID_COLUMN)
+            caption, problem = self._caption(_first(row, TEXT_FIELDS))
+            uid = uid_of(shard, name, row.get(UID_COLUMN))
             yield RawSample(
                 key=name,
-                uid=uid if isinstance(uid, str) and uid else derived_uid(shard, name),
-                text=caption if isinstance(caption, str) else None,
+                uid=uid.uid,
+                text=caption,
                 url=row.get("url") or None,
                 image_path=self._relative(path, name),
+                problem=problem,
+                uid_reason=uid.reason,
             )
 
     def _images(self, shard: str, root: str) -> Iterator[RawSample]:
@@ -226,6 +274,12 @@ class ParquetInput(RawInput):
                     f"{where}: no image column; expected one of {', '.join(BYTES_FIELDS + FILE_FIELDS)}; "
                     f"found {', '.join(names)}"
                 )
+            size = sum(pfile.metadata.row_group(i).total_byte_size for i in range(pfile.num_row_groups))
+            if size > self.limits.max_shard_bytes:
+                raise InputError(
+                    f"{where}: {size} bytes uncompressed, "
+                    f"more than {self.limits.max_shard_bytes} (max_shard_bytes)"
+                )
             row = 0
             for batch in pfile.iter_batches(batch_size=1024):
                 for record in batch.to_pylist():
@@ -234,25 +288,31 @@ class ParquetInput(RawInput):
                     image, image_path = value, None
                     if isinstance(value, dict):
                         image, image_path = value.get("bytes"), value.get("path")
-                    if image is None and path_col is not None and record.get(path_col):
+                    image, too_large = self._image_cell(image)
+                    if image is None and not too_large and path_col is not None and record.get(path_col):
                         image_path = record[path_col]
-                    uid, caption = record.get(UID_COLUMN), _first(record, TEXT_FIELDS)
+                    uid = uid_of(shard, key, record.get(UID_COLUMN))
+                    caption, problem = self._caption(_first(record, TEXT_FIELDS))
                     yield RawSample(
                         key=key,
-                        uid=uid if isinstance(uid, str) and uid else derived_uid(shard, key),
-                        text=caption if isinstance(caption, str) else None,
+                        uid=uid.uid,
+                        text=caption,
                         url=record.get("url"),
                         image=image,
-                        image_path=self._relative(path, image_path) if image_path and image is None else None,
+                        image_path=self._relative(path, image_path)
+                        if image_path and image is None and not too_large
+                        else None,
+                        problem=too_large or problem,
+                        uid_reason=uid.reason,
                     )
                     row += 1
 
 
-def open_raw_input(url: str, kind: str = "auto") -> RawInput:
+def open_raw_input(url: str, kind: str = "auto", limits: ReadLimits | None = None) -> RawInput:
     """Open ``url`` as the given input format, or detect it (tars, parquet, else a folder)."""
     if kind == "auto":
         kind = detect_kind(url)
-    return RAW_INPUTS.get(kind)(url)
+    return RAW_INPUTS.get(kind)(url, limits)
 
 
 def detect_kind(url: str) -> str:

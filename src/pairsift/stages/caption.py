@@ -1,7 +1,7 @@
 """``caption``: raw image shards -> a caption cache, one parquet per shard (SIEVE's first step).
 
 Per input shard ``S`` the cache gets ``OUT/S.parquet`` with ``uid``, ``key``, ``status`` (as in
-``pairsift embed``: ``ok``, ``missing_image``, ``corrupt_image``, ``image_too_large``) and ``captions``
+``pairsift embed``: ``ok``, ``missing_image``, ``corrupt_image``, ``image_too_large``, …) and ``captions``
 (a list of strings; null where the image could not be decoded), written atomically: the file is also
 the shard's completion marker, so a rerun captions only the shards still missing. ``OUT/captions.json``
 records the captioner and its decoding settings; a rerun with others is refused, so a cache never
@@ -28,6 +28,7 @@ from pairsift.errors import ConfigError
 from pairsift.io.captions import CAPTIONS_COLUMN, write_captions
 from pairsift.io.fs import atomic_write
 from pairsift.io.images import ShardBatches, chunk_loader
+from pairsift.io.limits import ReadLimits, coerce_limits
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.models.captioners import (
     DEFAULT_CAPTIONER,
@@ -60,8 +61,10 @@ class CaptionConfig:
     prefetch: int = 2
     max_pixels: int = DEFAULT_MAX_PIXELS
     engine: EngineConfig = field(default_factory=EngineConfig)  #: where shards run (stage ``caption``)
+    limits: ReadLimits = field(default_factory=ReadLimits)  #: byte caps of every read (in captions.json)
 
     def __post_init__(self) -> None:
+        coerce_limits(self)
         check_reading_options(self)
 
     def record(self) -> dict[str, Any]:
@@ -133,7 +136,7 @@ class CaptionShardTask:
     def setup(self) -> None:
         c = self.config
         self.captioner_ = load_captioner(c.model, Compute.resolve(c.device, c.precision))
-        self.input_ = open_raw_input(c.input, c.input_format)
+        self.input_ = open_raw_input(c.input, c.input_format, c.limits)
 
     def __call__(self, shard: str) -> ShardReport:
         start = time.perf_counter()

@@ -28,6 +28,7 @@ from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError
 from pairsift.io.fs import atomic_write
 from pairsift.io.images import Chunk, ShardBatches, chunk_loader
+from pairsift.io.limits import ReadLimits, coerce_limits
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.io.sources import POOL_MANIFEST
 from pairsift.models.encoders import Encoder, load_encoder
@@ -58,8 +59,12 @@ class EmbedConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     dtype: str = "float16"  #: npz storage precision
     engine: EngineConfig = field(default_factory=EngineConfig)  #: where shards run (stage ``embed``)
+    limits: ReadLimits = field(
+        default_factory=ReadLimits
+    )  #: byte caps of every read (recorded in embed.json)
 
     def __post_init__(self) -> None:
+        coerce_limits(self)
         check_reading_options(self)
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
@@ -90,7 +95,7 @@ class EmbedShardTask:
         if encoder is None:
             encoder = load_encoder(c.model, Compute.resolve(c.device, c.precision))
         self.encoder_ = encoder
-        self.input_ = open_raw_input(c.input, c.input_format)
+        self.input_ = open_raw_input(c.input, c.input_format, c.limits)
         self.dims_ = encoder.dims()
         check_family(c.embedding_family, self.dims_, c.model)
 
@@ -245,6 +250,10 @@ class TargetOptions:
     prefetch: int = 2
     max_pixels: int = DEFAULT_MAX_PIXELS
     input_format: str = "auto"
+    limits: ReadLimits = field(default_factory=ReadLimits)
+
+    def __post_init__(self) -> None:
+        coerce_limits(self)
 
 
 def embed_targets(
@@ -263,7 +272,7 @@ def embed_targets(
     """
     options = options or TargetOptions()
     encoder = encoder or load_encoder(model, Compute.resolve(device, precision))
-    source = open_raw_input(input, options.input_format)
+    source = open_raw_input(input, options.input_format, options.limits)
     parts: list[np.ndarray] = []
     statuses: Counter[str] = Counter()
     for shard in track(source.shards(), "embedding targets"):

@@ -8,6 +8,11 @@ One input tar is one unit of work. For an input ``<stem>.tar`` the task writes, 
 - ``<stem>.uids.npy`` — the uids of the kept samples (a ``u8,u8`` subset file);
 - ``<stem>.stats.json`` — the shard's counts, written last: it marks the shard as done.
 
+Uids follow the one rule of :mod:`pairsift.io.sample_uids`, as in ``embed``: a sample whose ``KEY.json``
+is missing or broken gets the uid ``embed`` derived for it, so every sample ``select`` can pick can be
+written. A sample with an unsafe or over-limit member (:mod:`pairsift.io.member_names`,
+:class:`~pairsift.io.limits.ReadLimits`) is never written; it is counted in ``refused``.
+
 A rerun skips the shards that have a stats file. ``summary.json`` totals the finished shards. With
 ``layout="datacomp"`` the tars are renamed as DataComp's resharder names them once every shard is done
 (:mod:`pairsift.stages.reshard_layout`). Side files are plain files beside the tars, never a subfolder,
@@ -21,7 +26,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,10 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from pairsift.data import UID_COLUMN
 from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError, InputError, RunConfigError
 from pairsift.io.fs import atomic_write, display, resolve, sweep_temporaries
+from pairsift.io.limits import ReadLimits, coerce_limits
+from pairsift.io.sample_uids import shard_stem, sidecar_uid
 from pairsift.io.subsets import SubsetIndex, coverage, read_subset, write_subset
 from pairsift.io.tars import Sample, TarSink, output_tars, read_samples
 from pairsift.stages.base import Summary, run_shards
@@ -47,13 +52,6 @@ SUMMARY = "summary.json"
 OLD_STATS = "stats"  #: the side-file subfolder of pairsift 0.1, which DataComp's train.py trips over
 EXAMPLES = 10  # keys / uids listed in stats and summary
 
-# Reasons a sample has no usable uid, in the order they are checked.
-NO_JSON = "no_json"
-MALFORMED_JSON = "malformed_json"
-NO_UID = "no_uid"
-MALFORMED_UID = "malformed_uid"
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-
 
 @dataclass
 class ShardStats:
@@ -65,55 +63,57 @@ class ShardStats:
     kept_samples: int = 0
     written_samples: int = 0
     duplicates_written: int = 0
-    without_uid: int = 0
-    without_uid_reasons: dict[str, int] = field(default_factory=dict)
-    without_uid_examples: list[dict[str, str]] = field(default_factory=list)
+    derived_uid: int = 0
+    derived_uid_reasons: dict[str, int] = field(default_factory=dict)
+    derived_uid_examples: list[dict[str, str]] = field(default_factory=list)
+    refused: int = 0
+    refused_reasons: dict[str, int] = field(default_factory=dict)
+    refused_examples: list[dict[str, str]] = field(default_factory=list)
     tars: list[str] = field(default_factory=list)
 
-    def skip(self, key: str, reason: str) -> None:
-        self.without_uid += 1
-        self.without_uid_reasons[reason] = self.without_uid_reasons.get(reason, 0) + 1
-        if len(self.without_uid_examples) < EXAMPLES:
-            self.without_uid_examples.append({"key": key, "reason": reason})
+    def derive(self, key: str, reason: str) -> None:
+        self.derived_uid += 1
+        self.derived_uid_reasons[reason] = self.derived_uid_reasons.get(reason, 0) + 1
+        if len(self.derived_uid_examples) < EXAMPLES:
+            self.derived_uid_examples.append({"key": key, "reason": reason})
+
+    def refuse(self, sample: Sample) -> None:
+        first = sample.refused[0]
+        self.refused += 1
+        self.refused_reasons[first.status] = self.refused_reasons.get(first.status, 0) + 1
+        if len(self.refused_examples) < EXAMPLES:
+            self.refused_examples.append(
+                {"member": first.name, "reason": first.status, "detail": first.detail}
+            )
 
     def to_json(self) -> bytes:
         return (json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod
     def read(cls, path: Path) -> ShardStats:
-        return cls(**json.loads(path.read_text()))
-
-
-def sample_uid(sample: Sample) -> tuple[str | None, str]:
-    """``(uid, "")`` from the sample's json ``uid`` (32 hex digits, as written), or ``(None, reason)``."""
-    raw = sample.member("json")
-    if raw is None:
-        return None, NO_JSON
-    try:
-        meta = json.loads(raw)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return None, MALFORMED_JSON
-    if not isinstance(meta, dict):
-        return None, MALFORMED_JSON
-    if UID_COLUMN not in meta:
-        return None, NO_UID
-    uid = meta[UID_COLUMN]
-    if not isinstance(uid, str) or not _HEX32.fullmatch(uid):
-        return None, MALFORMED_UID
-    return uid, ""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in json.loads(path.read_text()).items() if k in known})
 
 
 class ReshardTask:
     """Reshard one input tar (by stem). Picklable; the subset is memory-mapped in :meth:`setup`."""
 
     def __init__(
-        self, *, inputs: dict[str, str], subset: str, output: str, shard_size: int, layout: str = "pairsift"
+        self,
+        *,
+        inputs: dict[str, str],
+        subset: str,
+        output: str,
+        shard_size: int,
+        layout: str = "pairsift",
+        limits: ReadLimits | None = None,
     ) -> None:
         self.inputs = inputs
         self.subset = subset
         self.output = output
         self.shard_size = shard_size
         self.layout = layout
+        self.limits = limits or ReadLimits()
 
     def setup(self) -> None:
         self.index_ = SubsetIndex(read_subset(self.subset, mmap=True))
@@ -130,7 +130,7 @@ class ReshardTask:
         sink = TarSink(out, shard, self.shard_size)
         found: list[tuple[int, int]] = []
         try:
-            with contextlib.closing(read_samples(stats.input)) as samples:
+            with contextlib.closing(read_samples(stats.input, self.limits)) as samples:
                 for sample in samples:
                     self._take(sample, stats, sink, found)
         except BaseException:
@@ -143,10 +143,13 @@ class ReshardTask:
 
     def _take(self, sample: Sample, stats: ShardStats, sink: TarSink, found: list[tuple[int, int]]) -> None:
         stats.input_samples += 1
-        uid, problem = sample_uid(sample)
-        if uid is None:
-            stats.skip(sample.key, problem)
+        if sample.refused:
+            stats.refuse(sample)
             return
+        found_uid, _ = sidecar_uid(stats.shard, sample.key, sample.member("json"))
+        if found_uid.reason:
+            stats.derive(sample.key, found_uid.reason)
+        uid = found_uid.uid
         key = divmod(int(uid, 16), 2**64)
         copies = int(self.index_.count_keys(np.array([key], dtype=np.uint64))[0])
         if not copies:
@@ -183,9 +186,12 @@ SUMMARY_FIELDS = (
     "written_samples",
     "duplicates_written",
     "tars",
-    "without_uid",
-    "without_uid_reasons",
-    "without_uid_examples",
+    "derived_uid",
+    "derived_uid_reasons",
+    "derived_uid_examples",
+    "refused",
+    "refused_reasons",
+    "refused_examples",
     "subset_rows",
     "subset_uids",
     "found_uids",
@@ -197,16 +203,19 @@ SUMMARY_FIELDS = (
 @dataclass
 class ReshardSummary(Summary):
     """A reshard's :class:`Summary` plus the totals over every finished shard of the output directory
-    (``summary.json``): samples read, kept, written, tars, samples without a uid, and subset coverage."""
+    (``summary.json``): samples read, kept, written, tars, derived uids, refused samples, subset coverage."""
 
     input_samples: int = 0
     kept_samples: int = 0
     written_samples: int = 0
     duplicates_written: int = 0
     tars: int = 0
-    without_uid: int = 0
-    without_uid_reasons: dict[str, int] = field(default_factory=dict)
-    without_uid_examples: list[dict[str, str]] = field(default_factory=list)
+    derived_uid: int = 0
+    derived_uid_reasons: dict[str, int] = field(default_factory=dict)
+    derived_uid_examples: list[dict[str, str]] = field(default_factory=list)
+    refused: int = 0
+    refused_reasons: dict[str, int] = field(default_factory=dict)
+    refused_examples: list[dict[str, str]] = field(default_factory=list)
     subset_rows: int = 0
     subset_uids: int = 0
     found_uids: int = 0
@@ -222,14 +231,23 @@ class ReshardSummary(Summary):
         return out
 
     def add(self, stats: ShardStats) -> None:
-        for name in ("input_samples", "kept_samples", "written_samples", "duplicates_written", "without_uid"):
+        counts = (
+            "input_samples",
+            "kept_samples",
+            "written_samples",
+            "duplicates_written",
+            "derived_uid",
+            "refused",
+        )
+        for name in counts:
             setattr(self, name, getattr(self, name) + getattr(stats, name))
         self.tars += len(stats.tars)
-        self.without_uid_reasons = dict(
-            Counter(self.without_uid_reasons) + Counter(stats.without_uid_reasons)
-        )
-        room = EXAMPLES - len(self.without_uid_examples)
-        self.without_uid_examples += [{"shard": stats.shard, **e} for e in stats.without_uid_examples[:room]]
+        for name in ("derived_uid", "refused"):
+            reasons = f"{name}_reasons"
+            setattr(self, reasons, dict(Counter(getattr(self, reasons)) + Counter(getattr(stats, reasons))))
+            examples: list[dict[str, str]] = getattr(self, f"{name}_examples")
+            room = EXAMPLES - len(examples)
+            examples += [{"shard": stats.shard, **e} for e in getattr(stats, f"{name}_examples")[:room]]
 
 
 def list_inputs(input: str) -> dict[str, str]:
@@ -258,12 +276,11 @@ def list_inputs(input: str) -> dict[str, str]:
 
 
 def _stem(path: str) -> str:
-    """``/data/00000123.tar`` -> ``00000123`` (also ``.tar.gz`` etc.)."""
-    name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return re.sub(r"\.tar(\.[A-Za-z0-9]+)?$", "", name)
+    """``/data/00000123.tar`` -> ``00000123`` (also ``.tar.gz`` etc.): the shard name ``embed`` uses too."""
+    return shard_stem(path)
 
 
-def _prepare(output: Path, subset: str, shard_size: int, input: str, layout: str) -> None:
+def _prepare(output: Path, subset: str, shard_size: int, input: str, layout: str, limits: ReadLimits) -> None:
     """Create the output directory, sweep temporaries and check ``reshard.json`` against earlier runs."""
     if (output / OLD_STATS).is_dir():
         raise RunConfigError(
@@ -283,7 +300,7 @@ def _prepare(output: Path, subset: str, shard_size: int, input: str, layout: str
                 f"(was {checked}, now {now}); use a new output directory, or delete this one to start over"
             )
         return
-    record = {**now, "subset": subset, "input": input}
+    record = {**now, "subset": subset, "input": input, "limits": limits.to_dict()}
     atomic_write(
         manifest, lambda fh: fh.write((json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     )
@@ -302,7 +319,8 @@ def _sha256(path: Path) -> str:
 def _describe(stats: ShardStats) -> str:
     return (
         f"{stats.shard}: {stats.input_samples} samples read, {stats.kept_samples} kept, "
-        f"{stats.written_samples} written into {len(stats.tars)} tar(s), {stats.without_uid} without uid"
+        f"{stats.written_samples} written into {len(stats.tars)} tar(s), {stats.derived_uid} derived uid(s), "
+        f"{stats.refused} refused"
     )
 
 
@@ -325,8 +343,10 @@ class ReshardConfig:
     shard_size: int = 10000
     engine: EngineConfig = field(default_factory=EngineConfig)
     layout: str = "pairsift"  #: output naming (:data:`~pairsift.stages.reshard_layout.LAYOUTS`)
+    limits: ReadLimits = field(default_factory=ReadLimits)  #: byte caps of every read (in reshard.json)
 
     def __post_init__(self) -> None:
+        coerce_limits(self)
         if not isinstance(self.shard_size, int) or isinstance(self.shard_size, bool) or self.shard_size < 1:
             raise ConfigError(f"shard_size must be an integer >= 1, got {self.shard_size!r}")
         if self.layout not in LAYOUTS:
@@ -344,7 +364,7 @@ def reshard(config: ReshardConfig) -> ReshardSummary:
     inputs = list_inputs(config.input)
     out = Path(config.output)
     _check_distinct(inputs, out)
-    _prepare(out, config.subset, config.shard_size, config.input, config.layout)
+    _prepare(out, config.subset, config.shard_size, config.input, config.layout, config.limits)
     subset_rows = read_subset(config.subset, mmap=True)
     task = ReshardTask(
         inputs=inputs,
@@ -352,6 +372,7 @@ def reshard(config: ReshardConfig) -> ReshardSummary:
         output=config.output,
         shard_size=config.shard_size,
         layout=config.layout,
+        limits=config.limits,
     )
     mapped = run_shards(
         task,

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pairsift.io.fs import atomic_write
+from pairsift.io.member_names import check_output_name
 from pairsift.io.tars import OUTPUT_FORMAT
 
 #: One sample: its key and ``(extension, bytes)`` members, written as ``KEY.<extension>``.
@@ -21,6 +22,7 @@ def tar_bytes(samples: Iterable[SampleFiles]) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w", format=OUTPUT_FORMAT) as tar:
         for key, members in samples:
             for extension, data in members:
+                check_output_name(f"{key}.{extension}")
                 info = tarfile.TarInfo(f"{key}.{extension}")
                 info.size = len(data)
                 info.mtime = 0
