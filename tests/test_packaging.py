@@ -21,6 +21,7 @@ SRC = ROOT / "src" / "pairsift"
 FEATURES = {
     "pairsift.engines.ray_engine": "ray",
     "pairsift.models.hf": "hf",
+    "pairsift.models.langid": "baselines",
     "pairsift.models.sentence": "sieve",
     "pairsift.models.captioners": "sieve",
     "pairsift.scorers.sieve": "sieve",

@@ -22,6 +22,10 @@ PARAMS = {
     "norm_sim": {"p": "inf"},
     "norm_sim_d": {"iters": 3},
     "sieve": {"mask": "words"},
+    "english": {},
+    "caption_length": {},
+    "image_size": {"width": "meta_score", "height": "meta_score"},
+    "text_entity": {},
 }
 
 

@@ -119,7 +119,18 @@ class PoolScorer(Scorer):
 #: the built-in scorers, one module each; they register themselves as they load
 BUILTIN = tuple(
     f"pairsift.scorers.{m}"
-    for m in ("clip_score", "column", "neg_clip_loss", "norm_sim", "norm_sim_d", "sieve")
+    for m in (
+        "clip_score",
+        "column",
+        "neg_clip_loss",
+        "norm_sim",
+        "norm_sim_d",
+        "sieve",
+        "english",
+        "caption_length",
+        "image_size",
+        "text_entity",
+    )
 )
 SCORERS: Registry[type[Scorer]] = Registry("scorer", modules=BUILTIN)
 
