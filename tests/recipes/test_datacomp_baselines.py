@@ -5,6 +5,8 @@ language-ID backend py3langid (its shipped model) in place of fastText / gcld3."
 from __future__ import annotations
 
 import gzip
+import importlib.util
+import struct
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +16,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from pairsift.cli import main
 from pairsift.io.subsets import read_subset
+from pairsift.models.langid import FASTTEXT_MAGIC
 from pairsift.uids import from_hex
 from tests import pools
 
@@ -54,6 +57,7 @@ TABLE_ROWS = [
 #: every caption word whose first sense hits in TABLE_ROWS (the slow reference's dictionary, by hand)
 HITS = {"dog", "dogs", "geese", "goose", "cat", "children", "child", "fox", "mice", "mouse"}
 ROWS_PER_SHARD = 60
+HAS_FASTTEXT = importlib.util.find_spec("fasttext") is not None
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +195,23 @@ def test_missing_size_columns_are_named(tmp_path, caplog):
     pq.write_table(pools.metadata_table(pools.hex_uids(5)), root / "00000000.parquet")
     assert main(["-q", "run", "basic", "--pool", str(root), "-o", str(tmp_path / "run")]) != 0
     assert "missing column(s) ['original_height', 'original_width']" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (None, "fastText model {path}: no such file"),
+        (b"<html>404</html>", "fastText model {path}: not a fastText model file"),
+        (struct.pack("<ii", FASTTEXT_MAGIC, 12) + bytes(32), "pip install fasttext-wheel"),
+    ],
+)
+def test_a_bad_fasttext_model_is_one_clear_error(pool, tmp_path, caplog, content, message):
+    if content is not None and content[:4] == struct.pack("<i", FASTTEXT_MAGIC) and HAS_FASTTEXT:
+        pytest.skip("the fasttext module is installed")
+    path = tmp_path / "lid.176.bin"
+    if content is not None:
+        path.write_bytes(content)
+    argv = ["-q", "run", "basic", "--pool", str(pool[0]), "-o", str(tmp_path / "run")]
+    assert main([*argv, "--var", "backend=fasttext", "--var", f"model={path}"]) == 2
+    assert message.format(path=path) in caplog.text
+    assert not (tmp_path / "run" / "subset.npy").exists()
