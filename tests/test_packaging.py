@@ -24,6 +24,7 @@ FEATURES = {
     "pairsift.stages.evaluate": "bench",
     "pairsift.stages.train_worker": "bench",
     "pairsift.models.hf": "hf",
+    "pairsift.models.langid": "baselines",
     "pairsift.models.sentence": "sieve",
     "pairsift.models.captioners": "sieve",
     "pairsift.scorers.sieve": "sieve",

@@ -25,6 +25,10 @@ PARAMS = {
     "semdedup": {"clusters": 4},
     "image_based": {"clusters": 4},
     "decontaminate": {},
+    "english": {},
+    "caption_length": {},
+    "image_size": {"width": "meta_score", "height": "meta_score"},
+    "text_entity": {},
 }
 
 

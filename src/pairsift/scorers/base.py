@@ -129,6 +129,7 @@ BUILTIN = tuple(
     for m in (
         *("clip_score", "column", "neg_clip_loss", "norm_sim", "norm_sim_d", "sieve"),
         *("semdedup", "image_based", "decontaminate"),
+        *("english", "caption_length", "image_size", "text_entity"),
     )
 )
 SCORERS: Registry[type[Scorer]] = Registry("scorer", modules=BUILTIN)
