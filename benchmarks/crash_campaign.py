@@ -15,7 +15,8 @@ looks for stray ``*.tmp`` files. Some trials use ``--workers 2`` (reference runs
 worker count used; their data files are also compared across worker counts).
 
 Stages: embed, caption, score, select, reshard, report, and ``pairsift run`` of a built-in recipe with a
-reshard section. Not compared: ``.lock`` (holds the pid of its owner) and the per-invocation counters of reshard's
+reshard section. Not compared: ``.lock`` (holds the pid of its owner) and the per-invocation
+counters of reshard's
 ``summary.json`` (``resharded``, ``skipped``: how many shards this invocation did).
 
     python benchmarks/crash_campaign.py                 # 56 trials over all stages (~15 min under load)
@@ -28,6 +29,7 @@ Exit status 1 when any trial differs, leaves a process or a stray file, or its r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -174,9 +176,9 @@ def marked(token: str) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter():
         try:
-            if proc.pid != os.getpid() and proc.environ().get(MARK) == token:
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found.append(proc)
+            mine = proc.pid != os.getpid() and proc.environ().get(MARK) == token
+            if mine and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return found
@@ -233,10 +235,8 @@ def trial(
             row.leftover += len(left)
             row.notes.append(f"{stage}/{mode}: {len(left)} processes alive {GRACE_S:.0f}s after the kill")
             for p in left:  # ours: do not let them pile up
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     p.kill()
-                except psutil.NoSuchProcess:
-                    pass
     else:
         proc.wait()
     after_kill = digests(out)

@@ -279,7 +279,7 @@ def test_select_cli_on_hostile_score_table(table: bytes) -> None:
 # --- recipes: YAML text, ${var}, --set ----------------------------------------------------------
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 10**12), st.floats(allow_nan=True), st.text(max_size=12),
-    st.sampled_from(["${pool}", "${nope}", "${output}/x", "$", "${", "clip_score", "neg_clip_loss:k=3", "local"]),
+    st.sampled_from(["${pool}", "${nope}", "${output}/x", "$", "${", "clip_score", "neg_clip_loss:k=3"]),
 )  # fmt: skip
 values = st.recursive(
     scalars,
