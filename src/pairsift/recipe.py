@@ -173,7 +173,10 @@ def substitute(raw: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
         return node
 
     body = {k: v for k, v in raw.items() if k not in ("vars", "about")}
-    result: dict[str, Any] = walk(body)
+    try:
+        result: dict[str, Any] = walk(body)
+    except RecursionError as exc:  # a YAML alias that contains itself (``a: &x [*x]``)
+        raise ConfigError("the recipe is nested too deeply or refers to itself (a YAML alias)") from exc
     return result
 
 
