@@ -144,9 +144,9 @@ def read(name_or_path: str) -> dict[str, Any]:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML recipe into a plain mapping (validated later by :meth:`Recipe.from_dict`)."""
     try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read recipe {path}: {exc}") from exc
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read recipe {path}: {' '.join(str(exc).split())}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"recipe {path}: expected a mapping at the top level")
     return raw
@@ -154,7 +154,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def substitute(raw: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
     """Replace ``${name}`` in every string; a required variable without a value is an error."""
-    declared = dict(raw.get("vars") or {})
+    declared = raw.get("vars") or {}
+    if not isinstance(declared, dict):
+        raise ConfigError(f"'vars' must be a mapping of variable names to defaults, got {declared!r}")
     defaults = {k: v for k, v in declared.items() if v is not None and k not in values}
     # a default may name ``${pool}``, ``${output}`` or a given variable, e.g. ``captions: ${output}/captions``
     defaults = {k: _VAR.sub(lambda m: _lookup(m.group(1), values), str(v)) for k, v in defaults.items()}
@@ -173,7 +175,10 @@ def substitute(raw: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
         return node
 
     body = {k: v for k, v in raw.items() if k not in ("vars", "about")}
-    result: dict[str, Any] = walk(body)
+    try:
+        result: dict[str, Any] = walk(body)
+    except RecursionError as exc:  # a YAML alias that contains itself (``a: &x [*x]``)
+        raise ConfigError("the recipe is nested too deeply or refers to itself (a YAML alias)") from exc
     return result
 
 

@@ -22,6 +22,8 @@ def list_column_to_matrix(column: pa.ChunkedArray | pa.Array, where: str) -> np.
         or pa.types.is_fixed_size_list(column.type)
     ):
         raise ValueError(f"{where}: expected a list of floats per row, found type {column.type}")
+    if not (pa.types.is_floating(column.type.value_type) or pa.types.is_integer(column.type.value_type)):
+        raise ValueError(f"{where}: expected a list of floats per row, found type {column.type}")
     lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
     present = lengths > 0
     rows = np.flatnonzero(present)
@@ -47,6 +49,8 @@ def widen_empty(matrices: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def check_matrix(array: np.ndarray, where: str, rows: int | None = None) -> np.ndarray:
     """A 2-D float matrix, optionally with a given number of rows."""
+    if not isinstance(array, np.ndarray):  # an npz member without a .npy header loads as bytes
+        raise ValueError(f"{where}: not a .npy array (no .npy header)")
     if array.ndim != 2:
         raise ValueError(f"{where}: expected a 2-D (rows, dim) array, found shape {array.shape}")
     if not np.issubdtype(array.dtype, np.floating):

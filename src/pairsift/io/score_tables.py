@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
+from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
 
 
@@ -41,4 +42,44 @@ def write_score_table(path: Path, table: pa.Table) -> None:
 
 
 def read_score_table(path: Path, columns: list[str] | None = None) -> pa.Table:
-    return pq.read_table(path, columns=columns)
+    """The table (or some of its columns); a file pyarrow cannot read, or a missing column, is an
+    :class:`InputError` naming the file."""
+    if columns is not None:
+        names = read_score_schema(path).names
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InputError(f"{path}: no column(s) {missing} in this score table; found {names}")
+    try:
+        table = pq.read_table(path, columns=columns)
+        table.validate(full=True)  # e.g. strings that are not UTF-8 (parquet does not check)
+        return table
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot read score table: {_first_line(exc)}") from exc
+
+
+def read_score_schema(path: Path) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot read score table: {_first_line(exc)}") from exc
+
+
+def score_table_rows(path: Path) -> int:
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot read score table: {_first_line(exc)}") from exc
+
+
+def read_score_column(path: Path, name: str) -> np.ndarray:
+    """One score column: float64 when stored so (a metadata column copied by the ``column`` scorer),
+    float32 otherwise; a column that is not floating point is an error naming the file."""
+    column = read_score_table(path, [name]).column(0)
+    if not pa.types.is_floating(column.type):
+        raise InputError(f"{path}: column {name!r} is {column.type}; a score column must be floating point")
+    dtype = np.float64 if pa.types.is_float64(column.type) else np.float32
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().split("\n", 1)[0]

@@ -102,7 +102,9 @@ class Source(PoolReader):
                         f"{display(self.fs, path)}: missing column(s) {missing}; found {schema.names}"
                     )
                 fh.seek(0)
-                return pq.read_table(fh, columns=columns)
+                table = pq.read_table(fh, columns=columns)
+                table.validate(full=True)  # e.g. strings that are not UTF-8 (parquet does not check)
+                return table
             except InputError:
                 raise
             except Exception as exc:  # pyarrow raises several types for corrupt files

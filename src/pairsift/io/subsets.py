@@ -197,9 +197,10 @@ def read_stored(path: str | Path, *, mmap: bool = False) -> tuple[np.ndarray, Fo
         raise InputError(f"subset file {path}: no such file")
     fmt = detect_format(path)
     if fmt == "npy":
+        _check_npy_header(path)
         try:
             subset = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, OSError, MemoryError) as exc:
             raise InputError(f"subset file {path}: cannot read: {exc}") from exc
         return _check_dtype(subset, path), fmt
     if fmt == "raw":
@@ -212,6 +213,29 @@ def read_stored(path: str | Path, *, mmap: bool = False) -> tuple[np.ndarray, Fo
     uids = np.concatenate(parts) if parts else np.zeros(0, SUBSET_DTYPE)
     logger.debug("%s: read %d uids (%s)", path, len(uids), fmt)
     return uids, fmt
+
+
+def _check_npy_header(path: Path) -> None:
+    """Refuse a ``.npy`` header that cannot be parsed, or that declares more data than the file holds
+    (numpy would first allocate it all: a 100-byte file could ask for terabytes)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read(fh, max_header_size=10000)
+        except Exception as exc:  # numpy raises ValueError, SyntaxError, tokenize errors for bad headers
+            raise InputError(f"subset file {path}: not a readable .npy header: {exc}") from exc
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if not dtype.hasobject and declared > size - fh.tell():
+            raise InputError(
+                f"subset file {path}: the .npy header declares shape {shape} of {dtype} ({declared} bytes) "
+                f"but the file holds {size - fh.tell()} bytes after it (truncated?)"
+            )
 
 
 def _text_chunks(path: Path) -> Iterator[tuple[np.ndarray, list[str]]]:
@@ -236,10 +260,24 @@ def _parquet_chunks(path: Path) -> Iterator[tuple[np.ndarray, list[str | None]]]
         raise InputError(f"{path}: no '{UID_COLUMN}' column; found {schema.names}")
     check_uid_type(schema.field(UID_COLUMN).type, str(path), UID_COLUMN)
     start = 0
-    for batch in parquet.iter_batches(batch_size=CHUNK, columns=[UID_COLUMN]):
+    for batch in _batches(parquet, path):
         values = batch.column(0).to_pylist()
         yield np.arange(start, start + len(values)), values
         start += len(values)
+
+
+def _batches(parquet: pq.ParquetFile, path: Path) -> Iterator[pa.RecordBatch]:
+    """The ``uid`` column, :data:`CHUNK` rows at a time, checked (e.g. for strings that are not UTF-8)."""
+    batches = parquet.iter_batches(batch_size=CHUNK, columns=[UID_COLUMN])
+    while True:
+        try:
+            batch = next(batches, None)
+            if batch is None:
+                return
+            batch.validate(full=True)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{path}: cannot read as parquet: {exc}") from exc
+        yield batch
 
 
 def _parse_chunk(path: Path, unit: str, positions: np.ndarray, values: Sequence[str | None]) -> np.ndarray:

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.errors import InputError
 from pairsift.io.run_dir import RunDir
+from pairsift.io.score_tables import read_score_column, read_score_schema, read_score_table, score_table_rows
 from pairsift.io.sources import SourceConfig, open_source
 from pairsift.registry import UnknownNameError
 from pairsift.uids import parse_uids
@@ -84,7 +84,7 @@ class ScoreTables:
 
     @cached_property
     def rows(self) -> dict[str, int]:
-        return {s: pq.ParquetFile(p).metadata.num_rows for s, p in self.paths.items()}
+        return {s: score_table_rows(p) for s, p in self.paths.items()}
 
     @property
     def total(self) -> int:
@@ -93,7 +93,7 @@ class ScoreTables:
     @cached_property
     def columns(self) -> list[str]:
         """Score columns (the numeric columns but uid and status), from the first table's schema."""
-        schema = pq.read_schema(next(iter(self.paths.values())))
+        schema = read_score_schema(next(iter(self.paths.values())))
         return [
             f.name
             for f in schema
@@ -103,7 +103,7 @@ class ScoreTables:
     @cached_property
     def text_columns(self) -> list[str]:
         """String columns beside the scores (e.g. SIEVE's best caption): shown, never selected on."""
-        schema = pq.read_schema(next(iter(self.paths.values())))
+        schema = read_score_schema(next(iter(self.paths.values())))
         return [
             f.name for f in schema if f.name not in (UID_COLUMN, STATUS_COLUMN) and pa.types.is_string(f.type)
         ]
@@ -159,13 +159,11 @@ class ScoreTables:
     def column(self, shard: str, name: str) -> np.ndarray:
         """One float column of one shard: float64 when stored so (a metadata column copied by the
         ``column`` scorer, e.g. DataComp's similarity scores), float32 otherwise."""
-        column = pq.read_table(self.paths[shard], columns=[name]).column(0)
-        dtype = np.float64 if pa.types.is_float64(column.type) else np.float32
-        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=dtype)
+        return read_score_column(self.paths[shard], name)
 
     def uid_keys(self, shard: str, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``((n, 2) uint64 uid keys, well-formed mask)`` of one shard, or of the masked ``rows``."""
-        column = pq.read_table(self.paths[shard], columns=[UID_COLUMN]).column(0)
+        column = read_score_table(self.paths[shard], [UID_COLUMN]).column(0)
         if rows is not None:
             column = column.filter(pa.array(rows))
         return parse_uids(column)
