@@ -2,7 +2,8 @@
 
 Builds a small world in a scratch folder (``pairsift world generate``), an uninterrupted reference run
 of every stage, then for each trial starts the stage's CLI in a subprocess (its own session), kills it
-after a random delay drawn from ``[0, 1.2 x the reference's wall time]`` (seeded), either
+after a random delay drawn from ``[0.15, 0.95] x the reference's wall time`` (seeded: after the
+imports, before the end, so that kills land while the stage works), either
 
 - ``group``: the whole process group (``os.killpg``), or
 - ``main``: the main pid alone, so its workers are orphaned and must die by themselves,
@@ -86,6 +87,10 @@ class Row:
     stray: int = 0  # *.tmp files left after the rerun
     failed: int = 0  # reruns that did not exit 0
     notes: list[str] = field(default_factory=list)
+
+
+#: kill window, as fractions of the reference run's wall time
+KILL_FROM, KILL_TO = 0.15, 0.95
 
 
 def env(token: str) -> dict[str, str]:
@@ -357,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             ref, seconds = refs[stage, workers]
             row = rows.setdefault((stage, mode), Row(stage, mode))
             argv_ = cmds[stage](w.out(stage), workers)[0]
-            trial(stage, argv_, w.out(stage), ref, rng.uniform(0.0, 1.2 * seconds), mode, row, token)
+            trial(stage, argv_, w.out(stage), ref, rng.uniform(KILL_FROM * seconds, KILL_TO * seconds), mode, row, token)
         left_at_end = marked(token)
     finally:
         if not args.keep:
