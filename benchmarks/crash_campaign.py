@@ -362,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             ref, seconds = refs[stage, workers]
             row = rows.setdefault((stage, mode), Row(stage, mode))
             argv_ = cmds[stage](w.out(stage), workers)[0]
-            trial(stage, argv_, w.out(stage), ref, rng.uniform(KILL_FROM * seconds, KILL_TO * seconds), mode, row, token)
+            delay = rng.uniform(KILL_FROM * seconds, KILL_TO * seconds)
+            trial(stage, argv_, w.out(stage), ref, delay, mode, row, token)
         left_at_end = marked(token)
     finally:
         if not args.keep:
