@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -61,8 +61,15 @@ class DuplicateReport:
     examples: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    #: what one pass did: in the summary, not in ``run.json`` (a resumed run repeats run.json's bytes)
+    PER_PASS: ClassVar[tuple[str, ...]] = ("newly_marked", "rewritten", "seconds")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def record(self) -> dict[str, Any]:
+        """The fields that depend on the score tables alone (what ``run.json`` keeps)."""
+        return {k: v for k, v in asdict(self).items() if k not in self.PER_PASS}
 
 
 def bucket_bits(rows: int, bucket_rows: int = BUCKET_ROWS) -> int:

@@ -187,9 +187,9 @@ def check_duplicates(run: RunDir, shards: list[str], *, rescan: bool) -> dict[st
     if not rescan and checked == (len(shards), rows):
         return earlier  # type: ignore[return-value]
     logger.info("checking %d rows of %d shards for duplicate uids", rows, len(shards))
-    found = mark_duplicates([run.table(s) for s in shards], run.work).to_dict()
-    run.record(DUPLICATES, found)
-    return found
+    found = mark_duplicates([run.table(s) for s in shards], run.work)
+    run.record(DUPLICATES, found.record())
+    return found.to_dict()
 
 
 def summarize(summary: ScoreSummary, run: RunDir, shards: list[str], columns: list[str]) -> None:
