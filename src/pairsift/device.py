@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
-#: Side of a float32 similarity tile on CPU for kernels with several element-wise passes per tile
-#: (negCLIPLoss): 1024 x 1024 (4 MiB) stays in cache between passes.
-CPU_TILE = 1024
+#: Side of a float32 similarity tile on CPU for kernels with element-wise passes per tile
+#: (negCLIPLoss). Each CPU thread works on its own tile (:meth:`Compute.map_blocks`); 768 x 768
+#: (2.25 MiB, in the shared L3 beside the other thread's) measured fastest on 2 cores of 1 MiB L2 and
+#: 32 MiB L3: 512 -> 84 %, 768 -> 92 %, 1024 -> 64 % of a thread's GEMM peak (docs/performance.md).
+#: A constant, not a function of the thread count, so scores do not depend on the thread count.
+CPU_TILE = 768
 #: Side for kernels with one cheap reduction per tile (NormSim): larger tiles keep the GEMM nearer
 #: its peak (measured on 2 cores at d = 768: 1024 -> ~80 %, 2048 -> ~87 %, 4096 -> ~90 % of the
 #: square-GEMM peak; 4096 x 4096 float32 is 64 MiB, one buffer per scorer).
@@ -63,6 +72,20 @@ class Compute:
         side = int((free * GPU_MEMORY_SHARE / (4 * buffers)) ** 0.5)
         return max(256, min(side, 16384, max(width, 256)))
 
+    def map_blocks(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``[fn(x) for x in items]``, on CPU spread over ``torch.get_num_threads()`` threads.
+
+        Each thread runs its blocks with single-threaded torch ops: a tile per core keeps the GEMM
+        of every core busy, where a tile shared by all cores waits at each op for the slowest one.
+        ``fn`` must only write to data its item owns; results come back in the items' order, so a
+        caller that reduces them in that order gets the same bytes at any thread count.
+        """
+        workers = 1 if self.is_cuda else min(torch.get_num_threads(), len(items))
+        if workers <= 1:
+            return [fn(x) for x in items]
+        with torch_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="pairsift-tile") as pool:
+            return list(pool.map(fn, items))
+
     def operand(self, array: torch.Tensor) -> torch.Tensor:
         """Move a matmul operand to the device, in the matmul precision (cast once, not per tile)."""
         return array.to(self.device, self.matmul_dtype)
@@ -73,3 +96,14 @@ class Compute:
             return torch.mm(a, b, out=out)
         out.copy_(torch.mm(a, b))  # half-precision product, float32 accumulation in cuBLAS
         return out
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` intra-op torch threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -89,21 +89,29 @@ def quadratic_form(f: torch.Tensor, matrix: torch.Tensor, chunk: int = 4096) -> 
 
 
 def streamed_norm(f: torch.Tensor, targets: torch.Tensor, p: float, compute: Compute) -> torch.Tensor:
-    """``(Σ_t |f_i·g_t|^p)^(1/p)`` (max for p = ∞) with f and targets tiled."""
+    """``(Σ_t |f_i·g_t|^p)^(1/p)`` (max for p = ∞) with f and targets tiled.
+
+    Row blocks of f are independent (each owns its slice of the result), so on CPU they run one per
+    thread (:meth:`~pairsift.device.Compute.map_blocks`).
+    """
     n, m = f.shape[0], targets.shape[0]
     side = compute.tile(max(n, m), buffers=1, reduce_only=True)
     acc = torch.zeros(n, device=f.device)
-    buf = torch.empty(side * side, device=f.device)
-    for i0 in range(0, n, side):
+
+    def block(i0: int) -> None:
         i1 = min(i0 + side, n)
+        buf = torch.empty((i1 - i0) * side, device=f.device)
         for j0 in range(0, m, side):
             j1 = min(j0 + side, m)
             sim = buf[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
             compute.matmul(f[i0:i1], targets[j0:j1].T, out=sim)
-            if math.isinf(p):  # abs_ in place, then one reduction: cheaper than amax and amin
-                torch.maximum(acc[i0:i1], sim.abs_().amax(dim=1), out=acc[i0:i1])
+            if math.isinf(p):  # one read of the tile: max |x| = max(max x, −min x)
+                low, high = torch.aminmax(sim, dim=1)
+                torch.maximum(acc[i0:i1], torch.maximum(high, low.neg_()), out=acc[i0:i1])
             else:
                 acc[i0:i1] += sim.abs_().pow_(p).sum(dim=1)
+
+    compute.map_blocks(block, range(0, n, side))
     return acc if math.isinf(p) else acc.pow_(1.0 / p)
 
 

@@ -80,7 +80,7 @@ class NormSimD(PoolScorer):
             clip, int(self.fraction * n), lambda s: batches.read(s, frozenset()).uid_keys
         )
         with tempfile.TemporaryDirectory(prefix="norm_sim_d-", dir=workdir) as tmp:
-            cache, cand_moment = self._cache_candidates(batches, shards, candidates, Path(tmp))
+            cache, cand_moment = self._cache_candidates(batches, shards, candidates, Path(tmp), compute)
             m = min(int(self.target_fraction * n), len(cache))
             start = pool_moment / max(n_valid, 1)
             rounds, last = self._iterate(cache, start, cand_moment, m, compute)
@@ -108,9 +108,10 @@ class NormSimD(PoolScorer):
             scores = np.full(len(batch), np.nan, dtype=np.float32)
             if valid.any():
                 assert batch.image is not None and batch.text is not None
-                f = torch.from_numpy(batch.image[valid])
-                scores[valid] = own_similarity(f, torch.from_numpy(batch.text[valid])).numpy()
-                part = gram(batch.image[valid])
+                f = torch.from_numpy(batch.image[valid]).to(compute.device)
+                t = torch.from_numpy(batch.text[valid]).to(compute.device)
+                scores[valid] = own_similarity(f, t).cpu().numpy()
+                part = gram(f, compute.device)
                 moment = part if moment is None else moment + part
                 n_valid += int(valid.sum())
             clip[shard] = scores
@@ -119,7 +120,12 @@ class NormSimD(PoolScorer):
         return clip, moment, n_valid
 
     def _cache_candidates(
-        self, batches: PoolReader, shards: list[str], candidates: dict[str, np.ndarray], tmp: Path
+        self,
+        batches: PoolReader,
+        shards: list[str],
+        candidates: dict[str, np.ndarray],
+        tmp: Path,
+        compute: Compute,
     ) -> tuple[np.ndarray, torch.Tensor]:
         path = tmp / "candidates.f32"
         rows, dim = 0, 0
@@ -132,7 +138,7 @@ class NormSimD(PoolScorer):
                 assert batch.image is not None
                 block = np.ascontiguousarray(batch.image[candidates[shard]], dtype=np.float32)
                 fh.write(block.tobytes())
-                part = gram(block)
+                part = gram(torch.from_numpy(block).to(compute.device), compute.device)
                 moment = part if moment is None else moment + part
                 rows, dim = rows + len(block), block.shape[1]
         if moment is None:
@@ -162,6 +168,8 @@ class NormSimD(PoolScorer):
             dropped = np.sort(survivors[order])
             rounds[dropped] = t
             alive[dropped] = False
-            moment = moment - gram(cache[dropped])
+            moment = moment - gram(
+                torch.from_numpy(np.asarray(cache[dropped])).to(compute.device), compute.device
+            )
             second = moment / (n_alive - len(dropped))
         return rounds, last
