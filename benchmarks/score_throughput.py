@@ -1,4 +1,4 @@
-"""Scorer throughput, GEMM efficiency and pipeline memory on this machine (CPU, float32).
+"""Scorer throughput, GEMM efficiency, tile sizes and pipeline memory on this machine (CPU, float32).
 
 Figures, all measured in one run:
 
@@ -8,7 +8,9 @@ Figures, all measured in one run:
 3. negCLIPLoss achieved GFLOP/s (2·m²·d per batch of m and repetition) and its share of the peak;
 4. NormSim∞ achieved GFLOP/s (2·N·d per sample) and its share of the peak;
 5. NormSim₂ speed-up over the direct n×N product (squared, summed, square-rooted);
-6. peak RSS of ``pairsift.stages.score.score`` over an on-disk DataComp-layout pool, in a subprocess.
+6. peak RSS of ``pairsift.stages.score.score`` over an on-disk DataComp-layout pool, in a subprocess;
+7. (``--only tiles``) one negCLIPLoss batch and one NormSim∞ block at each candidate tile side, the
+   measurement behind ``CPU_TILE`` and ``CPU_TILE_REDUCE`` in ``pairsift/device.py``.
 
 Usage::
 
@@ -45,10 +47,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
+from pairsift import device as device_module
 from pairsift.data import EmbeddingBatch, PoolReader, image_key, text_key
 from pairsift.device import Compute
 from pairsift.scorers import SCORERS, PoolScorer
-from pairsift.scorers.neg_clip_loss import batch_sizes
+from pairsift.scorers.neg_clip_loss import batch_sizes, log_batch_sums
+from pairsift.scorers.norm_sim import streamed_norm
 from pairsift.stages.score import score as score_pipeline
 from pairsift.stages.score_config import ComputeConfig, ScoreConfig, ScorerSpec
 from pairsift.uids import format_uids
@@ -58,7 +62,13 @@ T = TypeVar("T")
 
 FAMILY = "l14"
 GIB = 1024**3
-PARTS = ("gemm", "clip_score", "neg_clip_loss", "norm_sim_2", "norm_sim_inf", "norm_sim_d", "rss")
+PARTS = ("gemm", "clip_score", "neg_clip_loss", "norm_sim_2", "norm_sim_inf", "norm_sim_d", "rss", "tiles")
+#: what runs without ``--only``: ``tiles`` (the tile-size sweep behind the device.py constants) is asked for
+DEFAULT_PARTS = PARTS[:-1]
+#: tile sides the ``tiles`` part tries for negCLIPLoss (CPU_TILE) and for NormSim (CPU_TILE_REDUCE)
+TILE_SIDES = (256, 512, 768, 1024, 1536)
+REDUCE_SIDES = (1024, 2048, 4096)
+TILE_ROWS = 16_384
 #: parts whose figures are a fraction of the GEMM peak; they pull in ``gemm``
 NEEDS_PEAK = ("neg_clip_loss", "norm_sim_inf")
 #: norm of the noise added to a unit image embedding to make its text: cos ≈ 1/√(1+σ²) ≈ 0.32
@@ -67,8 +77,8 @@ TEXT_NOISE = 3.0
 #: 1-minute load average above which the machine counts as busy
 BUSY_LOAD = 0.5
 
-TARGET_NEG_FRACTION = 0.60
-TARGET_INF_FRACTION = 0.85
+TARGET_NEG_FRACTION = 0.80
+TARGET_INF_FRACTION = 0.90
 TARGET_SPEEDUP = 100.0
 TARGET_RSS_GIB = 2.0
 
@@ -338,6 +348,41 @@ def part_norm_sim_inf(bench: Bench) -> list[Row]:
     return [rate_row(bench, label)]
 
 
+def tile_sweep_row(label: str, flops: float, run: Callable[[], object], sizes: Sizes) -> Row:
+    before = measure_peak(sizes)
+    run()  # warm-up
+    seconds = min(timed(run)[1] for _ in range(2))
+    peak = max(before, measure_peak(sizes))
+    rate = gflops(flops, seconds)
+    return Row(label, f"{seconds:.2f} s, {rate:.0f} GFLOP/s = {100 * rate / peak:.1f} % of {peak:.0f}")
+
+
+def part_tiles(bench: Bench) -> list[Row]:
+    """Time one negCLIPLoss batch and one NormSim∞ block at each candidate tile side."""
+    s = bench.sizes
+    rng = np.random.default_rng(s.seed)
+    m = min(TILE_ROWS, s.neg_batch)
+    f, g = (torch.from_numpy(x) for x in image_text_pair(rng, m, s.dim))
+    targets = torch.from_numpy(unit_rows(rng, min(s.targets, 4 * TILE_ROWS), s.dim))
+    rows = []
+    saved = device_module.CPU_TILE, device_module.CPU_TILE_REDUCE
+    try:
+        for side in TILE_SIDES:
+            device_module.CPU_TILE = side
+            run = partial(log_batch_sums, f, g, s.tau, bench.compute)
+            rows.append(tile_sweep_row(f"tile {side}: negCLIPLoss m={m}", 2.0 * m * m * s.dim, run, s))
+        for side in REDUCE_SIDES:
+            device_module.CPU_TILE_REDUCE = side
+            run = partial(streamed_norm, f, targets, math.inf, bench.compute)
+            flops = 2.0 * m * len(targets) * s.dim
+            rows.append(tile_sweep_row(f"reduce tile {side}: NormSim-inf N={len(targets)}", flops, run, s))
+    finally:
+        device_module.CPU_TILE, device_module.CPU_TILE_REDUCE = saved
+    for r in rows:
+        print(r.label, r.value)
+    return rows
+
+
 def direct_norm_sim_2(f: torch.Tensor, targets: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """``sqrt(Σ_t (f·g_t)²)`` from the full n×N similarity matrix, ``chunk`` targets at a time."""
     acc = torch.zeros(len(f), dtype=torch.float64)
@@ -481,6 +526,7 @@ PART_FUNCS: dict[str, Callable[[Bench], list[Row]]] = {
     "norm_sim_inf": part_norm_sim_inf,
     "norm_sim_d": part_norm_sim_d,
     "rss": part_rss,
+    "tiles": part_tiles,
 }
 
 
@@ -494,7 +540,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke test")
     parser.add_argument(
-        "--only", default=",".join(PARTS), help=f"comma-separated parts out of {','.join(PARTS)}"
+        "--only",
+        default=",".join(DEFAULT_PARTS),
+        help=f"comma-separated parts out of {','.join(PARTS)} (default: all but tiles)",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument(
