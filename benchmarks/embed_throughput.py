@@ -3,6 +3,10 @@
 Generates a tiny-world pool (JPEG tars), then runs ``pairsift embed`` on it for each requested
 DataLoader worker count and reports images/s (model loading excluded, the rest included).
 
+``--profile`` first times each step alone, in this process and one thread at a time, over the first
+shard: reading the member bytes, JPEG decoding, preprocessing (resize, crop, normalise), tokenizing,
+the image tower and the text tower, as ms per image and share of the total.
+
     python benchmarks/embed_throughput.py                          # bundled teacher on CPU
     python benchmarks/embed_throughput.py --model open_clip:ViT-B-32 --device cuda --precision fp16 \\
         --image-size 256 --batch-size 512                          # random-weight ViT-B/32 on a GPU
@@ -15,14 +19,56 @@ import logging
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from pairsift.device import Compute
-from pairsift.models.encoders import load_encoder
+import torch
+
+from pairsift.device import Compute, torch_threads
+from pairsift.io.images import decode_image
+from pairsift.io.raw import RawInput, open_raw_input
+from pairsift.models.encoders import Encoder, load_encoder
 from pairsift.stages.embed import EmbedConfig, embed
 from pairsift.world import WorldConfig, generate
 
 logger = logging.getLogger("embed_throughput")
+
+
+def profile(source: RawInput, encoder: Encoder, batch_size: int) -> None:
+    """Time the embedding steps one after the other on the first shard, single-threaded."""
+    shard = source.shards()[0]
+    samples = list(source.samples(shard))
+    steps: dict[str, float] = {}
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        steps[name] = steps.get(name, 0.0) + time.perf_counter() - start
+
+    preprocess, tokenize = encoder.transforms()
+    with torch_threads(1):
+        for b0 in range(0, len(samples), batch_size):
+            batch = samples[b0 : b0 + batch_size]
+            with step("read member bytes"):
+                data = [source.image_bytes(s) for s in batch]
+            with step("decode JPEG"):
+                images = [decode_image(d, 1 << 30)[0] for d in data]
+            with step("preprocess"):
+                pixels = torch.stack([preprocess(i) for i in images if i is not None])
+            with step("tokenize"):
+                tokens = tokenize([s.text or "" for s in batch])
+            with step("image tower"):
+                encoder.encode_image(pixels)
+            with step("text tower"):
+                encoder.encode_text(tokens)
+    total = sum(steps.values())
+    n = len(samples)
+    print(f"profile over {n} samples of shard {shard}, 1 thread, batch {batch_size}:")
+    for name, seconds in steps.items():
+        print(f"  {name:<18} {1000 * seconds / n:7.3f} ms/image  {100 * seconds / total:5.1f} %")
+    print(f"  {'total':<18} {1000 * total / n:7.3f} ms/image = {n / total:,.0f} images/s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--num-workers", default="0,1", help="comma-separated DataLoader worker counts")
     parser.add_argument("--tmpdir", default=None)
+    parser.add_argument("--profile", action="store_true", help="time each step alone first (see above)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     compute = Compute.resolve(args.device, args.precision)
@@ -50,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             f"model {args.model} on {compute.device} ({args.precision}); {args.samples} JPEG samples of "
             f"{args.image_size}px in tars of 1000; batch {args.batch_size}"
         )
+        if args.profile:
+            profile(open_raw_input(str(world / "pool")), encoder, args.batch_size)
         for workers in (int(w) for w in args.num_workers.split(",")):
             config = EmbedConfig(
                 input=str(world / "pool"),
