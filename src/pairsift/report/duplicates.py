@@ -72,9 +72,9 @@ def find_groups(info: RunInfo, column: str, groups: int) -> list[Group]:
     for index, shard in enumerate(info.shards):
         uids = pq.read_table(info.tables.paths[shard], columns=[UID_COLUMN]).column(UID_COLUMN).to_pylist()
         for row, uid in enumerate(uids):
-            group = found.get(uid)
-            if group is not None:
-                group.rows[index] = np.r_[group.rows.get(index, np.zeros(0, np.int64)), row]
+            root = found.get(uid)
+            if root is not None:
+                root.rows[index] = np.r_[root.rows.get(index, np.zeros(0, np.int64)), row]
     return list(found.values())
 
 

@@ -57,7 +57,7 @@ class RowFile:
     def _read(self, first: int, count: int, out: np.ndarray) -> None:
         if self._fd is None:
             raise ValueError(f"embedding cache {self.path} is closed")
-        view = memoryview(out).cast("B")
+        view = memoryview(out.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
         offset, done, size = first * self._row_bytes, 0, count * self._row_bytes
         while done < size:
             got = os.preadv(self._fd, [view[done:size]], offset + done)
