@@ -7,9 +7,9 @@ in chunks. What stays in RAM per valid row: its uid key (16 bytes), label (8) an
 centroid (4); the sample (``sample_size · d`` floats) only while training.
 
 The cache is read with plain ``pread`` calls (:class:`RowFile`), not memory-mapped: pages of a mapped
-file that a pass has touched stay in the process's resident set (they count in RSS and in a container's
-memory limit until the kernel reclaims them), so a memmap of a 1M × 768 pool showed 3.8 GiB peak RSS,
-while bounded reads keep only the rows asked for.
+file that a pass has touched stay in the process's resident set until the kernel reclaims them, so a
+memmap of a 1M × 768 pool showed 3.8 GiB peak RSS, while bounded reads hold only the rows asked for (the
+kernel's page cache still caches the file, outside the process).
 """
 
 from __future__ import annotations
