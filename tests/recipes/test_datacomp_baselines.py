@@ -19,6 +19,7 @@ from pairsift.io.subsets import read_subset
 from pairsift.models.langid import FASTTEXT_MAGIC
 from pairsift.uids import from_hex
 from tests import pools
+from tests.scorers.test_caption_length import read_words
 
 CAPTIONS = [
     "a photo of a dog on the grass",
@@ -215,3 +216,33 @@ def test_a_bad_fasttext_model_is_one_clear_error(pool, tmp_path, caplog, content
     assert main([*argv, "--var", "backend=fasttext", "--var", f"model={path}"]) == 2
     assert message.format(path=path) in caplog.text
     assert not (tmp_path / "run" / "subset.npy").exists()
+
+
+def image_rule(row, identifier) -> bool:
+    """DataComp's ``caption_filter`` (fastText tokens > 1, characters > 5, English); every cluster is a
+    target's cluster here, so the cluster rule keeps every row with an image embedding."""
+    text = row["text"]
+    return is_english(text, identifier) and len(read_words(text)) > 1 and len(text) > 5
+
+
+def test_image_based_prefilters_captions_as_datacomp(pool, identifier, tmp_path):
+    root, rows = pool
+    images = []
+    for shard in sorted(root.glob("*.parquet")):
+        (tmp_path / "pool").mkdir(exist_ok=True)
+        (tmp_path / "pool" / shard.name).write_bytes(shard.read_bytes())
+        image = pools.unit_rows(ROWS_PER_SHARD, 8, seed=int(shard.stem))
+        (tmp_path / "pool" / f"{shard.stem}.npz").write_bytes(
+            pools.npz_bytes(**pools.family_arrays(image, image))
+        )
+        images.append(image)
+    np.save(tmp_path / "target.npy", np.concatenate(images).astype(np.float32))  # every row a target
+    got = run(
+        "image-based", tmp_path / "pool", tmp_path / "run", "--var", f"target={tmp_path / 'target.npy'}"
+    )
+    want = expected(rows, image_rule, identifier)
+    assert np.array_equal(got, want)
+    with_split = expected(
+        rows, lambda r, i: is_english(r["text"], i) and len(r["text"].split()) > 1, identifier
+    )
+    assert len(want) > 3 and len(want) < len(rows) and len(with_split) >= len(want)

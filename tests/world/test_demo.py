@@ -22,6 +22,11 @@ def test_demo_generates_embeds_scores_selects_and_reports(tmp_path, capsys):
             zip(header[1:], (float(x.rstrip("%")) for x in row.split()[-len(header) + 1 :]), strict=True)
         )
         assert kept["corrupt"] == 0.0 and kept["boilerplate"] < kept["clean"]
+    dedup = next(line for line in table if line.startswith("semdedup (eps 0.05)"))
+    kept = dict(
+        zip(header[1:], (float(x.rstrip("%")) for x in dedup.split()[-len(header) + 1 :]), strict=True)
+    )
+    assert kept["corrupt"] == 0.0 and 0.0 < kept["clean"] < 100.0  # a real cut, NaN rows never kept
     assert "images captioned" in report and (out / "captions" / "captions.json").is_file()
     assert (out / "run" / "subsets" / "selection-2.npy").is_file()
     assert (out / "target.npy").is_file()

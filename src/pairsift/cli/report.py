@@ -40,6 +40,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--scatter", metavar="X,Y", help="two score columns for the scatter plot")
     p.add_argument("--sample", type=int, default=5000, help="rows sampled for rank correlations and scatter")
     p.add_argument("--cards", type=int, default=8, help="samples per gallery (default 8)")
+    p.add_argument(
+        "--duplicate-groups",
+        type=int,
+        default=4,
+        help="galleries of the largest duplicate groups of each dedup column such as semdedup (default 4)",
+    )
     p.add_argument("--bins", type=int, default=60, help="histogram bins (default 60)")
     p.add_argument("--seed", type=int, default=0, help="seed of the row sample (default 0)")
     p.set_defaults(func=cmd_report)
@@ -58,6 +64,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         scatter=ReportConfig.parse_scatter(args.scatter) if args.scatter else None,
         sample=args.sample,
         cards=args.cards,
+        duplicate_groups=args.duplicate_groups,
         bins=args.bins,
         seed=args.seed,
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -126,12 +127,20 @@ def _index(faiss: object, dim: int, device: torch.device | None) -> object:
     return faiss.IndexFlatIP(dim)  # type: ignore[attr-defined]
 
 
+class Rows(Protocol):
+    """``(n, d)`` float32 rows readable by slices: an ndarray, or a file read on demand."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: slice) -> np.ndarray: ...
+
+
 def assign(
-    rows: np.ndarray, centroids: torch.Tensor, *, chunk: int = ASSIGN_CHUNK
+    rows: np.ndarray | Rows, centroids: torch.Tensor, *, chunk: int = ASSIGN_CHUNK
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest centroid of every row (largest dot product, ties to the lowest index) and that dot
     product: ``(int64 labels, float32 similarities)``. ``centroids`` is a float32 tensor on the device
-    the products run on; ``rows`` are read ``chunk`` at a time (a memmap stays on disk)."""
+    the products run on; ``rows`` are read ``chunk`` at a time (a file-backed reader stays on disk)."""
     n = len(rows)
     labels = np.empty(n, dtype=np.int64)
     sims = np.empty(n, dtype=np.float32)

@@ -13,6 +13,7 @@ from pairsift.io.fs import atomic_write
 from pairsift.io.sources import POOL_MANIFEST
 from pairsift.report.cards import build_cards
 from pairsift.report.config import ReportConfig
+from pairsift.report.duplicates import decontamination_galleries, duplicate_galleries
 from pairsift.report.galleries import score_galleries, status_gallery, subset_galleries
 from pairsift.report.gather import ReportData, gather
 from pairsift.report.labels import LabelIndex
@@ -50,6 +51,7 @@ def build_report(config: ReportConfig) -> ReportSummary:
     labels_url = find_labels(images_url, config.labels)
     labels = LabelIndex.read(labels_url, config.label_column) if labels_url else None
     galleries = score_galleries(info, selections) + subset_galleries(selections, config.pair_subsets)
+    galleries += duplicate_galleries(info, config.duplicate_groups) + decontamination_galleries(info)
     galleries.append(status_gallery())
     data = gather(info, selections, galleries, labels, config)
     images = ImageShards(images_url, config.thumbnail) if images_url else None

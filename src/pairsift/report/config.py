@@ -27,6 +27,7 @@ class ReportConfig:
     scatter_points: int = 2000  #: of those, rows drawn in the scatter plot
     cards: int = 8  #: samples per gallery
     pair_subsets: int = 3  #: "kept by A, dropped by B" galleries for pairs among the first N subsets
+    duplicate_groups: int = 4  #: galleries of the largest duplicate groups, per dedup column
     thumbnail: int = 96  #: longest side of a thumbnail, in pixels
     seed: int = 0
 
@@ -34,8 +35,9 @@ class ReportConfig:
         for name in ("bins", "sample", "scatter_points", "cards", "thumbnail"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"report option {name} must be >= 1, got {getattr(self, name)}")
-        if self.pair_subsets < 0:
-            raise ConfigError(f"report option pair_subsets must be >= 0, got {self.pair_subsets}")
+        for name in ("pair_subsets", "duplicate_groups"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"report option {name} must be >= 0, got {getattr(self, name)}")
         if self.scatter is not None and len(self.scatter) != 2:
             raise ConfigError(f"scatter takes two score columns X,Y, got {self.scatter!r}")
 

@@ -90,7 +90,7 @@ class ImageBased(PoolScorer):
                 )
             k = self.clusters or min(DATACOMP_CLUSTERS, max(1, -(-n // ROWS_PER_CLUSTER)))
             cluster(pool, KMeansConfig(k, self.iterations, seed, self.threads), self.sample_size, compute)
-            pool.cache = np.zeros((0, 0), np.float32)  # close the memmap before its folder goes
+            pool.close()  # before its folder goes
         return self.column_of(pool, compute)
 
     def column_of(self, pool: ClusteredPool, compute: Compute) -> dict[str, np.ndarray]:

@@ -109,7 +109,7 @@ class SemDeDup(PoolScorer):
             k = self.clusters or max(1, -(-n // ROWS_PER_CLUSTER))
             cluster(pool, KMeansConfig(k, self.iterations, seed, self.threads), self.sample_size, compute)
             columns = self.columns(pool, compute)
-            pool.cache = np.zeros((0, 0), np.float32)  # close the memmap before its folder goes
+            pool.close()  # before its folder goes
         return columns
 
     def columns(self, pool: ClusteredPool, compute: Compute) -> dict[str, dict[str, np.ndarray]]:

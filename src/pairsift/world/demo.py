@@ -5,10 +5,12 @@
    one world task's train images as a NormSim target set (``pairsift embed-targets``);
 3. caption its images with the bundled tiny BLIP (``pairsift caption --model
    pairsift:tiny-world-captioner``, SIEVE's decoding settings);
-4. score it (``clip_score``, ``neg_clip_loss``, ``norm_sim`` p = ∞, ``sieve`` with whole-word masking);
+4. score it (``clip_score``, ``neg_clip_loss``, ``norm_sim`` p = ∞, ``sieve`` with whole-word masking,
+   and ``semdedup`` at its default eps on the teacher's image embeddings);
 5. select with ``pairsift select``: CLIPScore top 30 %, negCLIPLoss top 30 %, the paper's recipe
-   negCLIPLoss 30 % → NormSim∞ 20 %, SIEVE top 30 %, and SIEVE + CLIPScore (min-max fusion 0.5 / 0.5)
-   top 30 %;
+   negCLIPLoss 30 % → NormSim∞ 20 %, SIEVE top 30 %, SIEVE + CLIPScore (min-max fusion 0.5 / 0.5)
+   top 30 %, and SemDeDup's deduplicated pool (``semdedup_kept``; the tiny teacher maps every image of a
+   scene nearly alike, so it removes most clean samples too — docs/methods/semdedup.md);
 6. print, for each kind of sample, the share each selection keeps;
 7. write the HTML report (``pairsift report``) to ``report.html`` and print its path.
 """
@@ -50,6 +52,7 @@ SELECTIONS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[str, ...]]] = {
     ),
     "sieve top 30%": ((("top", "sieve=0.3"),), ()),
     "sieve + clip_score (minmax) top 30%": ((("top", "fused=0.3"),), (FUSED,)),
+    "semdedup (eps 0.05)": ((("threshold", "semdedup_kept>=1"),), ()),
 }
 
 
@@ -104,6 +107,7 @@ def run_demo(
                     ScorerSpec("neg_clip_loss"),
                     ScorerSpec("norm_sim", {"p": "inf", "target": str(target)}),
                     ScorerSpec("sieve", sieve),
+                    ScorerSpec("semdedup"),
                 ),
                 compute=ComputeConfig(device=device),
                 seed=seed,
