@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pairsift.io.fs import atomic_write
+from pairsift.io.location import output_path
 from pairsift.registry import Registry
 
 DUP_SUFFIX = "_dup"
@@ -71,7 +72,7 @@ class DataCompLayout(Layout):
                 os.replace(output / part.name, final)
             _write_json(output / OUTPUT_STATS_FORMAT.format(index), {"successes": part.samples})
             names.append(final.name)
-        atomic_write(output / SAMPLE_IDS, lambda fh: _copy(Path(subset), fh))
+        atomic_write(output / SAMPLE_IDS, lambda fh: _copy(subset, fh))
         meta = {
             **record,
             "output_shard_count": len(parts),
@@ -87,6 +88,6 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
     atomic_write(path, lambda fh: fh.write(content))
 
 
-def _copy(source: Path, fh: Any) -> None:
-    with source.open("rb") as src:
+def _copy(source: str, fh: Any) -> None:
+    with output_path(source).open("rb") as src:
         shutil.copyfileobj(src, fh)
