@@ -79,6 +79,10 @@ class RemotePath:
         return "." + name.rsplit(".", 1)[1] if "." in name.lstrip(".") else ""
 
     @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(p for p in self.path.split("/") if p)
+
+    @property
     def parent(self) -> RemotePath:
         return RemotePath(self.fs, posixpath.dirname(self.path))
 
