@@ -144,7 +144,8 @@ class RemotePath:
         except Exception as exc:
             raise OutputError(
                 5,
-                f"{self.url}: cannot write: {describe_remote_error(exc)}; nothing was written under that name",
+                f"{self.url}: cannot write: {describe_remote_error(exc)}; nothing was written under "
+                "that name",
             ) from exc
         finally:
             self.fs.invalidate_cache(self.parent.path)
@@ -193,7 +194,8 @@ def check_reachable(location: Location) -> None:
     except FileNotFoundError as exc:
         raise OutputError(
             2,
-            f"{location.url}: cannot write there: the bucket {bucket!r} does not exist ({exc}); create it first",
+            f"{location.url}: cannot write there: the bucket {bucket!r} does not exist ({exc}); "
+            "create it first",
         ) from exc
     except Exception as exc:
         raise OutputError(5, f"{location.url}: cannot write there: {describe_remote_error(exc)}") from exc

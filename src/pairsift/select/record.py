@@ -5,9 +5,9 @@ Both files are written to temporaries first (a full disk fails there, leaving th
 Two renames cannot happen at once, so :func:`write_selection` orders them: the old record is removed
 first, then the new subset is renamed into place, then the new record (which holds the subset's sha256).
 A kill at any point leaves either the old pair, or a subset without a record, or the new pair; never
-a record that lies. On object storage (any fsspec URL) the same order holds, with one upload in place of
-each rename and no temporary there at all. The temporaries a killed local writer leaves (``.<output>.*.tmp``) are swept by the next
-selection into the same output, and :func:`read_record` checks the sha256 of whatever is beside it.
+a record that lies. On object storage (any fsspec URL) the same order holds, with one upload in place
+of each rename and no temporary there at all. The temporaries a killed local writer leaves
+(``.<output>.*.tmp``) are swept by the next selection into the same output, and :func:`read_record` checks the sha256 of whatever is beside it.
 """
 
 from __future__ import annotations
