@@ -57,9 +57,11 @@ def test_a_bucket_that_does_not_exist_is_named(s3, make_pool, score_config):
 
 def test_an_endpoint_that_does_not_answer_is_named(s3_server, monkeypatch, make_pool, score_config):
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    with s3_server.configure(monkeypatch, endpoint=endpoint):
-        with pytest.raises(OutputError, match=r"s3://some-bucket/run: .*endpoint does not answer"):
-            run_score(score_config, make_pool(), "s3://some-bucket/run")
+    with (
+        s3_server.configure(monkeypatch, endpoint=endpoint),
+        pytest.raises(OutputError, match=r"s3://some-bucket/run: .*endpoint does not answer"),
+    ):
+        run_score(score_config, make_pool(), "s3://some-bucket/run")
 
 
 def test_missing_credentials_are_named(s3_server, monkeypatch, make_pool, score_config, capsys):

@@ -116,7 +116,7 @@ class RemotePath:
         if "r" not in mode or "+" in mode:
             raise ValueError(f"{self.url}: remote outputs are written with atomic_write, not open({mode!r})")
         try:
-            return self.fs.open(self.path, mode, **kwargs)  # type: ignore[no-any-return]
+            return self.fs.open(self.path, mode, **kwargs)
         except FileNotFoundError:
             raise
         except (OSError, ValueError) as exc:
@@ -124,7 +124,7 @@ class RemotePath:
 
     def read_bytes(self) -> bytes:
         with self.open("rb") as fh:
-            return fh.read()  # type: ignore[no-any-return]
+            return fh.read()
 
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)

@@ -80,7 +80,7 @@ class RunDir:
             logger.debug("%s: object storage has no locks; the run is not locked", self.path)
         elif self._held is None:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._held = _Held.take(Path(self.lock_file))
+            self._held = _Held.take(Path(str(self.lock_file)))
         return self
 
     def close(self) -> None:

@@ -173,7 +173,7 @@ def _text_or_binary(sample: bytes) -> Literal["text", "binary"]:
 
 
 # --- reading ---------------------------------------------------------------------------------
-def read_subset(path: str | Path, *, mmap: bool = False) -> np.ndarray:
+def read_subset(path: str | Path | RemotePath, *, mmap: bool = False) -> np.ndarray:
     """Read any uid list (subset file ``.npy`` or raw memmap, text, parquet) as a sorted structured array.
 
     A subset file whose rows are not sorted is sorted in memory, with a warning (DataComp's tools

@@ -116,7 +116,7 @@ def load_selections(paths: list[str | Path | Location]) -> list[Selection]:
 def discover_subsets(run_dir: str | Path) -> list[str | Path | Location]:
     """``RUN_DIR/subsets/*.npy`` (where ``pairsift demo`` puts its selections), sorted, at most 8."""
     folder = RunDir(run_dir).subsets
-    found = sorted(folder.glob("*.npy"))
+    found: list[str | Path | Location] = sorted(folder.glob("*.npy"), key=lambda p: p.name)
     if len(found) > MAX_SELECTIONS:
         logger.warning("%d subsets in %s; showing the first %d", len(found), folder, MAX_SELECTIONS)
     return found[:MAX_SELECTIONS]

@@ -7,7 +7,8 @@ first, then the new subset is renamed into place, then the new record (which hol
 A kill at any point leaves either the old pair, or a subset without a record, or the new pair; never
 a record that lies. On object storage (any fsspec URL) the same order holds, with one upload in place
 of each rename and no temporary there at all. The temporaries a killed local writer leaves
-(``.<output>.*.tmp``) are swept by the next selection into the same output, and :func:`read_record` checks the sha256 of whatever is beside it.
+(``.<output>.*.tmp``) are swept by the next selection into the same output, and :func:`read_record`
+checks the sha256 of whatever is beside it.
 """
 
 from __future__ import annotations
