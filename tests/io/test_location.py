@@ -57,6 +57,7 @@ def test_a_bucket_that_does_not_exist_is_named(s3, make_pool, score_config):
 
 def test_an_endpoint_that_does_not_answer_is_named(s3_server, monkeypatch, make_pool, score_config):
     endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's retries (s3fs still retries on its own)
     with (
         s3_server.configure(monkeypatch, endpoint=endpoint),
         pytest.raises(OutputError, match=r"s3://some-bucket/run: .*endpoint does not answer"),
