@@ -176,8 +176,8 @@ def output_path(url: str | Path | RemotePath) -> Location:
         return url
     if not is_remote(url):
         return Path(url.split("://", 1)[1]) if "://" in url else Path(url)
-    try:
-        fs, path = url_to_fs(url)
+    try:  # no listings cache: other processes (workers, other nodes) write the markers asked about here
+        fs, path = url_to_fs(url, use_listings_cache=False)
     except (ImportError, ValueError) as exc:
         raise InputError(f"{url}: cannot use this URL: {exc}") from exc
     return RemotePath(fs, path)
@@ -190,7 +190,10 @@ def check_reachable(location: Location) -> None:
         return
     bucket = location.path.split("/", 1)[0]
     try:
-        location.fs.ls(bucket, detail=False, refresh=True)
+        if hasattr(location.fs, "call_s3"):  # s3fs: one request, whatever the bucket holds
+            location.fs.call_s3("head_bucket", Bucket=bucket)
+        else:
+            location.fs.ls(bucket, detail=False, refresh=True)
     except FileNotFoundError as exc:
         raise OutputError(
             2,
