@@ -71,3 +71,22 @@ def restore_threads() -> Iterator[None]:
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[Any]:
+    """A real S3 API (moto's server) on 127.0.0.1 for the session (:mod:`tests.s3_server`)."""
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto.server")
+    from tests.s3_server import S3Server
+
+    server = S3Server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    """``(server, bucket)``: this process's fsspec pointed at the test server, and a fresh bucket."""
+    with s3_server.configure(monkeypatch):
+        yield s3_server, s3_server.new_bucket()

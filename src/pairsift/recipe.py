@@ -25,6 +25,7 @@ import yaml
 
 from pairsift.errors import ConfigError
 from pairsift.io.limits import ReadLimits
+from pairsift.io.location import output_path
 from pairsift.params import parse_scalar
 from pairsift.select.selection import SelectConfig
 from pairsift.stages.reshard import ReshardConfig
@@ -55,7 +56,7 @@ class Recipe:
         select_raw = sections["select"] or {}
         if not isinstance(select_raw, dict):
             raise ConfigError(f"'select' must be a mapping, got {select_raw!r}")
-        output = select_raw.get("output") or str(Path(score.output) / "subset.npy")
+        output = select_raw.get("output") or str(output_path(score.output) / "subset.npy")
         select = SelectConfig.from_dict(select_raw, output=output)
         select.parsed_rules()  # refuse bad rules before anything runs
         return cls(

@@ -195,7 +195,7 @@ def test_cli_flag_and_recipe_key(unfinished, tmp_path, caplog):
 
 # --- a kill between the subset file and its record -----------------------------------------------
 KILLER = """
-import os, signal, sys, types
+import os, signal, sys
 from pairsift.select import record
 from pairsift.select.selection import SelectConfig, select
 run, output, rule, point = sys.argv[1:]
@@ -210,12 +210,13 @@ if point == "record-temporary":  # half-way through writing the record's tempora
             die()
         return real(path, killed if str(path).endswith(".json") else write)
     record.write_temporary = write_temporary
-else:  # between the two renames: the subset is in place, its record not yet
-    def replace(src, dst):
+else:  # between the two renames (publish: a rename locally): the subset is in place, its record not yet
+    real_publish = record.publish
+    def publish(src, dst):
         if str(dst).endswith(".json"):
             die()
-        os.replace(src, dst)
-    record.os = types.SimpleNamespace(replace=replace)
+        real_publish(src, dst)
+    record.publish = publish
 select(run, SelectConfig(rules=(("top", rule),), output=output))
 """
 

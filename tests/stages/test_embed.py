@@ -39,7 +39,7 @@ def tiny() -> Any:
     return model, preprocess, tokenizer, OpenClipEncoder(model, preprocess, tokenizer)
 
 
-def config(input: Path, output: Path, **kw: Any) -> EmbedConfig:
+def config(input: Path, output: Path | str, **kw: Any) -> EmbedConfig:
     options: dict[str, Any] = {
         "model": "open_clip:tiny",
         "batch_size": 2,
@@ -300,3 +300,24 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
             name = f"s{i}.{ext}"
             assert (tmp_path / "pool" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes()
     assert not list((tmp_path / "pool").glob(".*.tmp"))
+
+
+def test_embed_outputs_on_s3_equal_local_ones(tmp_path: Path, tiny: Any, s3: Any) -> None:
+    """An embed output and a target file on ``s3://`` (a real S3 API on loopback) hold the local bytes;
+    the rerun skips the shard, and the pool is scored from the bucket."""
+    from tests.s3_server import download_tree
+
+    server, bucket = s3
+    tar = mixed_tar(tmp_path / "in" / "s.tar")
+    embed(config(tar.parent, tmp_path / "local"), encoder=tiny[3])
+    url = f"s3://{bucket}/pool"
+    assert embed(config(tar.parent, url), encoder=tiny[3]).processed == 1
+    assert embed(config(tar.parent, url), encoder=tiny[3]).skipped == 1
+    remote = download_tree(server.filesystem(), url)
+    assert sorted(remote) == ["embed.json", "s.npz", "s.parquet"]
+    for name in ("s.npz", "s.parquet"):
+        assert remote[name] == (tmp_path / "local" / name).read_bytes()
+    options = TargetOptions(num_workers=0)
+    embed_targets(str(tar.parent), tmp_path / "t.npy", "open_clip:tiny", options=options, encoder=tiny[3])
+    embed_targets(str(tar.parent), f"s3://{bucket}/t.npy", "open_clip:tiny", options=options, encoder=tiny[3])
+    assert server.filesystem().cat_file(f"{bucket}/t.npy") == (tmp_path / "t.npy").read_bytes()

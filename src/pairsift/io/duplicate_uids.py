@@ -27,9 +27,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pairsift.data import DUPLICATE_UID, STATUS_COLUMN, UID_COLUMN
+from pairsift.io.location import Location, parquet_rows, read_parquet
 from pairsift.io.score_tables import write_score_table
 from pairsift.uids import format_uids, parse_uids
 
@@ -88,14 +88,14 @@ def bucket_of(hi: np.ndarray, lo: np.ndarray, bits: int) -> np.ndarray:
 
 
 def mark_duplicates(
-    tables: Sequence[Path], workdir: Path, *, bucket_rows: int = BUCKET_ROWS
+    tables: Sequence[Location], workdir: Path, *, bucket_rows: int = BUCKET_ROWS
 ) -> DuplicateReport:
     """Find the uids that occur more than once over ``tables`` (score tables, in the pool's order) and
     rewrite the tables whose later occurrences are not marked yet. Safe to rerun: the rows to mark
     depend only on the uids, so a pass killed half-way is finished by the next one."""
     start = time.perf_counter()
     report = DuplicateReport(checked_shards=len(tables))
-    report.checked_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in tables)
+    report.checked_rows = sum(parquet_rows(p) for p in tables)
     bits = bucket_bits(report.checked_rows, bucket_rows)
     report.buckets = 1 << bits
     folder = workdir / "duplicate_uids"
@@ -127,7 +127,7 @@ def mark_duplicates(
     return report
 
 
-def _write_buckets(tables: Sequence[Path], folder: Path, bits: int) -> list[Path]:
+def _write_buckets(tables: Sequence[Location], folder: Path, bits: int) -> list[Path]:
     """Append every well-formed uid's record to its bucket's file; the bucket files."""
     files = [folder / f"{b:05d}.bin" for b in range(1 << bits)]
     for path in files:
@@ -144,10 +144,10 @@ def _write_buckets(tables: Sequence[Path], folder: Path, bits: int) -> list[Path
     return files
 
 
-def _records(tables: Sequence[Path]) -> Iterator[np.ndarray]:
+def _records(tables: Sequence[Location]) -> Iterator[np.ndarray]:
     """``(hi, lo, shard, row)`` of each table's well-formed uids, table after table."""
     for index, path in enumerate(tables):
-        column = pq.read_table(path, columns=[UID_COLUMN]).column(0)
+        column = read_parquet(path, columns=[UID_COLUMN]).column(0)
         keys, ok = parse_uids(column)
         rows = np.flatnonzero(ok)
         records = np.empty(len(rows), dtype=RECORD)
@@ -192,10 +192,10 @@ def _duplicates_in(path: Path, report: DuplicateReport) -> np.ndarray:
     return position[1:][same]
 
 
-def _mark_rows(path: Path, rows: np.ndarray) -> int:
+def _mark_rows(path: Location, rows: np.ndarray) -> int:
     """Set ``rows`` of one score table to ``duplicate_uid`` with NaN scores (null texts); the number of
     rows that were not marked already (0: the table is left as it is)."""
-    table = pq.read_table(path)
+    table = read_parquet(path)
     status = np.asarray(table.column(STATUS_COLUMN).to_numpy(zero_copy_only=False), dtype=object)
     new = int((status[rows] != DUPLICATE_UID).sum())
     if not new:

@@ -14,6 +14,7 @@ import fsspec
 from fsspec.core import url_to_fs
 
 from pairsift.errors import InputError, OutputError
+from pairsift.io.location import RemotePath
 
 
 def resolve(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -53,29 +54,45 @@ OUTPUT_ERRNOS = {
 }
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """Write a local file through a temporary sibling and rename it into place.
+def atomic_write(path: str | Path | RemotePath, write: Callable[[IO[bytes]], Any]) -> None:
+    """Write a file so that a reader (or a rerun after kill -9) sees the old one or the complete new one.
 
-    A reader (or a rerun after kill -9) sees either the old file or the complete new one.
-    Temporary names start with ``.`` and end with ``.tmp`` so stale ones are easy to sweep. A write that
-    fails for lack of space (or quota, size limit, I/O error) raises :class:`OutputError` naming
-    ``path``; the temporary is removed and an earlier file under ``path`` is left as it was.
+    Locally: through a temporary sibling renamed into place. Temporary names start with ``.`` and end
+    with ``.tmp`` so stale ones are easy to sweep. On a remote filesystem (a :class:`RemotePath`):
+    through a local temporary file uploaded once under the final name (:func:`publish`); nothing is
+    renamed or appended there. A write that fails for lack of space (or quota, size limit, I/O error)
+    raises :class:`OutputError` naming ``path``; the temporary is removed and an earlier file under
+    ``path`` is left as it was.
     """
-    path = Path(path)
+    path = path if isinstance(path, RemotePath) else Path(path)
     tmp = write_temporary(path, write)
+    publish(tmp, path)
+
+
+def publish(tmp: Path, path: str | Path | RemotePath) -> None:
+    """Give the finished temporary ``tmp`` (from :func:`write_temporary`) its final name ``path``: a
+    rename locally, one upload on a remote filesystem; the temporary is gone afterwards either way."""
     try:
-        os.replace(tmp, path)
+        if isinstance(path, RemotePath):
+            path.upload(tmp)
+            tmp.unlink(missing_ok=True)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def write_temporary(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
-    """The first half of :func:`atomic_write`: write, flush and fsync a temporary sibling of ``path``,
-    and return it (the caller renames it into place, or unlinks it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def write_temporary(path: str | Path | RemotePath, write: Callable[[IO[bytes]], Any]) -> Path:
+    """The first half of :func:`atomic_write`: write, flush and fsync a temporary file for ``path`` and
+    return it (the caller gives it its name with :func:`publish`, or unlinks it). Locally it is a
+    sibling of ``path``; for a remote ``path`` it lies in the local temporary folder."""
+    if isinstance(path, RemotePath):
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp")
+    else:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
     fh = _Output(os.fdopen(fd, "wb"), path)
     try:
@@ -92,7 +109,7 @@ def write_temporary(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path
         raise
 
 
-def output_error(path: Path, exc: OSError) -> OutputError:
+def output_error(path: Path | RemotePath, exc: OSError) -> OutputError:
     """The one-line error of a write to ``path`` that failed for ``exc`` (see :data:`OUTPUT_ERRNOS`)."""
     reason = OUTPUT_ERRNOS.get(exc.errno or 0) or exc.strerror or str(exc)
     return OutputError(
@@ -107,7 +124,7 @@ class _Output:
     report it vaguely, e.g. ``OSError: 64 requested and 0 written``) becomes an :class:`OutputError`
     naming the final path, so a failed read inside ``write`` is never taken for a full disk."""
 
-    def __init__(self, fh: IO[bytes], path: Path) -> None:
+    def __init__(self, fh: IO[bytes], path: Path | RemotePath) -> None:
         self._fh, self._path = fh, path
         self.failed: OutputError | None = None  #: the first failure (a library may wrap it in its own)
 
@@ -146,10 +163,11 @@ class _Output:
         return getattr(self._fh, name)
 
 
-def sweep_temporaries(directory: Path) -> int:
-    """Delete temporaries left by a killed writer; returns how many were removed."""
+def sweep_temporaries(directory: Path | RemotePath) -> int:
+    """Delete temporaries left by a killed writer; returns how many were removed (none on a remote
+    filesystem, where no temporary is ever written)."""
     removed = 0
-    if directory.is_dir():
+    if isinstance(directory, Path) and directory.is_dir():
         for stale in directory.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
             removed += 1

@@ -23,6 +23,7 @@ except ImportError:  # not on Windows: runs there are not locked
 
 from pairsift.errors import InputError, RunConfigError
 from pairsift.io.fs import atomic_write, sweep_temporaries
+from pairsift.io.location import Location, RemotePath, check_reachable, local_scratch, output_path
 
 logger = logging.getLogger(__name__)
 
@@ -48,17 +49,21 @@ def package_versions() -> dict[str, str]:
 class RunDir:
     """Paths and bookkeeping of one run. A shard is done when its score table exists.
 
+    ``path`` may be any fsspec URL (:func:`~pairsift.io.location.output_path`): on object storage every
+    file is uploaded once under its final name, the scratch folder ``.work`` lies in the local temporary
+    folder, and the run is not locked (object stores have no ``flock``: start one run per prefix).
+
     :meth:`prepare` takes the run's lock (:meth:`lock`) and the object holds it until :meth:`close`, the
     end of a ``with RunDir(...)`` block, its garbage collection or the end of the process, whichever comes
     first: the kernel drops a ``flock`` when its holder dies, so a lock of a killed run never blocks.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path | RemotePath) -> None:
+        self.path: Location = output_path(path)
         self.scores = self.path / SCORES
         self.subsets = self.path / SUBSETS
         self.staging = self.path / STAGING
-        self.work = self.path / WORK
+        self.work = local_scratch(self.path, WORK)
         self.manifest = self.path / MANIFEST
         self.lock_file = self.path / LOCK
         self._held: _Held | None = None
@@ -71,9 +76,11 @@ class RunDir:
 
         Raises :class:`RunConfigError` naming the holder when another process holds it.
         """
-        if self._held is None:
+        if self._held is None and isinstance(self.path, RemotePath):
+            logger.debug("%s: object storage has no locks; the run is not locked", self.path)
+        elif self._held is None:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._held = _Held.take(self.lock_file)
+            self._held = _Held.take(Path(str(self.lock_file)))
         return self
 
     def close(self) -> None:
@@ -94,10 +101,10 @@ class RunDir:
         if getattr(self, "_held", None) is not None:  # also when __init__ did not finish
             self.close()
 
-    def table(self, shard: str) -> Path:
+    def table(self, shard: str) -> Location:
         return self.scores / f"{shard}.parquet"
 
-    def staged(self, shard: str) -> Path:
+    def staged(self, shard: str) -> Location:
         return self.staging / f"{shard}.parquet"
 
     def read_manifest(self) -> dict[str, Any]:
@@ -119,14 +126,16 @@ class RunDir:
         scorers and their parameters, seed, precision) must match exactly; device and worker count
         may differ between runs since they do not change which scores are computed.
         """
+        check_reachable(self.path)
         self.lock()  # first: the temporaries swept below may otherwise be another run's, in flight
         try:
             for folder in (self.scores, self.staging, self.work):
                 folder.mkdir(parents=True, exist_ok=True)
                 sweep_temporaries(folder)
             if self.manifest.exists():
-                earlier = json.loads(self.manifest.read_text())
-                self._check(earlier.get("scoring", {}), manifest["scoring"])
+                earlier = self.read_manifest()
+                self._check_format(earlier, manifest)
+                self._check(earlier["scoring"], manifest["scoring"], _versions(earlier, manifest))
                 return True
             atomic_write(self.manifest, lambda fh: fh.write(_dump(manifest)))
             return False
@@ -142,7 +151,20 @@ class RunDir:
         manifest[key] = value
         atomic_write(self.manifest, lambda fh: fh.write(_dump(manifest)))
 
-    def _check(self, earlier: dict[str, Any], now: dict[str, Any]) -> None:
+    def _check_format(self, earlier: dict[str, Any], now: dict[str, Any]) -> None:
+        """Refuse a ``run.json`` this version cannot resume (no ``scoring`` object: another tool's file,
+        or a layout older than the resumable one), naming the version that wrote it."""
+        if isinstance(earlier.get("scoring"), dict):
+            return
+        wrote = (earlier.get("versions") or {}).get("pairsift", "an unknown version")
+        ours = now.get("versions", {}).get("pairsift", "this version")
+        raise RunConfigError(
+            f"{self.manifest} was written by pairsift {wrote}, not in the layout pairsift {ours} resumes "
+            "(expected a JSON object with a 'scoring' object); nothing there was changed. Use a new "
+            "output, or delete this one to start over"
+        )
+
+    def _check(self, earlier: dict[str, Any], now: dict[str, Any], versions: str = "") -> None:
         if _canonical(earlier) == _canonical(now):
             return
         diffs = [
@@ -151,7 +173,7 @@ class RunDir:
             if _canonical(earlier.get(key)) != _canonical(now.get(key))
         ]
         raise RunConfigError(
-            f"{self.path} holds a run made with another configuration; refusing to mix scores.\n"
+            f"{self.path} holds a run made with another configuration{versions}; refusing to mix scores.\n"
             + "\n".join(diffs)
             + "\nUse a new output directory, or delete this one to start over."
         )
@@ -228,6 +250,13 @@ def _describe_holder(text: str) -> str:
         return f"pid {holder['pid']} on {holder['host']}, started {holder['started']}"
     except (ValueError, KeyError, TypeError):
         return "a process that has not written its pid yet" if not text else f"holder {text[:80]!r}"
+
+
+def _versions(earlier: dict[str, Any], now: dict[str, Any]) -> str:
+    """`` (written by pairsift X; this is Y)`` when the two manifests' pairsift versions differ."""
+    wrote = (earlier.get("versions") or {}).get("pairsift")
+    ours = (now.get("versions") or {}).get("pairsift")
+    return f" (written by pairsift {wrote}; this is {ours})" if wrote and ours and wrote != ours else ""
 
 
 def _canonical(value: Any) -> str:

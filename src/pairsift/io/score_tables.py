@@ -5,7 +5,6 @@ scorers that also write text, such as SIEVE's best caption)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +13,7 @@ import pyarrow.parquet as pq
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
+from pairsift.io.location import Location, parquet_rows, read_parquet, read_parquet_schema
 
 
 def score_table(uids: np.ndarray, status: np.ndarray, scores: Mapping[str, np.ndarray]) -> pa.Table:
@@ -32,7 +32,7 @@ def score_table(uids: np.ndarray, status: np.ndarray, scores: Mapping[str, np.nd
     return pa.table(columns)
 
 
-def write_score_table(path: Path, table: pa.Table) -> None:
+def write_score_table(path: Location, table: pa.Table) -> None:
     """Atomically write a score table. Output bytes depend only on the table (no timestamps)."""
 
     def write(fh: object) -> None:
@@ -41,7 +41,7 @@ def write_score_table(path: Path, table: pa.Table) -> None:
     atomic_write(path, write)
 
 
-def read_score_table(path: Path, columns: list[str] | None = None) -> pa.Table:
+def read_score_table(path: Location, columns: list[str] | None = None) -> pa.Table:
     """The table (or some of its columns); a file pyarrow cannot read, or a missing column, is an
     :class:`InputError` naming the file."""
     if columns is not None:
@@ -50,28 +50,28 @@ def read_score_table(path: Path, columns: list[str] | None = None) -> pa.Table:
         if missing:
             raise InputError(f"{path}: no column(s) {missing} in this score table; found {names}")
     try:
-        table = pq.read_table(path, columns=columns)
+        table = read_parquet(path, columns=columns)
         table.validate(full=True)  # e.g. strings that are not UTF-8 (parquet does not check)
         return table
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path}: cannot read score table: {_first_line(exc)}") from exc
 
 
-def read_score_schema(path: Path) -> pa.Schema:
+def read_score_schema(path: Location) -> pa.Schema:
     try:
-        return pq.read_schema(path)
+        return read_parquet_schema(path)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path}: cannot read score table: {_first_line(exc)}") from exc
 
 
-def score_table_rows(path: Path) -> int:
+def score_table_rows(path: Location) -> int:
     try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        return parquet_rows(path)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path}: cannot read score table: {_first_line(exc)}") from exc
 
 
-def read_score_column(path: Path, name: str) -> np.ndarray:
+def read_score_column(path: Location, name: str) -> np.ndarray:
     """One score column: float64 when stored so (a metadata column copied by the ``column`` scorer),
     float32 otherwise; a column that is not floating point is an error naming the file."""
     column = read_score_table(path, [name]).column(0)

@@ -14,8 +14,8 @@ Every reader of a uid list (``select`` rules, ``reshard --subset``, ``pairsift u
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
 import re
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 
 from pairsift.data import UID_COLUMN
 from pairsift.errors import InputError
-from pairsift.io.fs import write_temporary
+from pairsift.io.fs import publish, write_temporary
+from pairsift.io.location import Location, RemotePath, local_copy, output_path
 from pairsift.uids import SUBSET_DTYPE, check_uid_type, from_keys, is_sorted, parse_uids, sort_keys, to_hex
 
 logger = logging.getLogger(__name__)
@@ -45,26 +46,23 @@ _SCAN = 1 << 20  # bytes scanned at a time when checking for text
 _LONGEST_LINE = 4096  # a partial line longer than this is not a uid line
 
 
-def write_subset(path: str | Path, subset: np.ndarray) -> Path:
-    """Write a DataComp subset file atomically, sorted ascending, duplicates preserved."""
+def write_subset(path: str | Path | RemotePath, subset: np.ndarray) -> Location:
+    """Write a DataComp subset file atomically (any fsspec URL), sorted ascending, duplicates preserved."""
     write_subset_hashed(path, subset)
-    return Path(path)
+    return output_path(path)
 
 
-def write_subset_hashed(path: str | Path, subset: np.ndarray) -> str:
+def write_subset_hashed(path: str | Path | RemotePath, subset: np.ndarray) -> str:
     """:func:`write_subset`, returning the sha256 of the bytes written (hashed as they are written)."""
     staged, digest = stage_subset(path, subset)
-    try:
-        os.replace(staged, path)
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
+    publish(staged, output_path(path))
     return digest
 
 
-def stage_subset(path: str | Path, subset: np.ndarray) -> tuple[Path, str]:
-    """Write the subset file for ``path`` into a temporary sibling: ``(that temporary, its sha256)``;
-    the caller renames it into place. A full disk is an :class:`OutputError` naming ``path``."""
+def stage_subset(path: str | Path | RemotePath, subset: np.ndarray) -> tuple[Path, str]:
+    """Write the subset file for ``path`` into a temporary file: ``(that temporary, its sha256)``; the
+    caller gives it its name with :func:`~pairsift.io.fs.publish`. A full disk is an
+    :class:`OutputError` naming ``path``."""
     if subset.dtype != SUBSET_DTYPE:
         raise ValueError(f"subset arrays have dtype {SUBSET_DTYPE}, got {subset.dtype}")
     ordered = subset if is_sorted(subset) else sort_keys(subset["f0"].copy(), subset["f1"].copy())
@@ -73,7 +71,7 @@ def stage_subset(path: str | Path, subset: np.ndarray) -> tuple[Path, str]:
     def write(fh: IO[bytes]) -> None:
         np.save(_Hashing(fh, digest), ordered, allow_pickle=False)
 
-    return write_temporary(path, write), digest.hexdigest()
+    return write_temporary(output_path(path), write), digest.hexdigest()
 
 
 class _Hashing:
@@ -87,10 +85,10 @@ class _Hashing:
         return self.fh.write(data)
 
 
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file, read 1 MiB at a time."""
+def file_sha256(path: str | Path | RemotePath) -> str:
+    """The sha256 of a file (any fsspec URL), read 1 MiB at a time."""
     digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
+    with output_path(path).open("rb") as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
@@ -175,7 +173,7 @@ def _text_or_binary(sample: bytes) -> Literal["text", "binary"]:
 
 
 # --- reading ---------------------------------------------------------------------------------
-def read_subset(path: str | Path, *, mmap: bool = False) -> np.ndarray:
+def read_subset(path: str | Path | RemotePath, *, mmap: bool = False) -> np.ndarray:
     """Read any uid list (subset file ``.npy`` or raw memmap, text, parquet) as a sorted structured array.
 
     A subset file whose rows are not sorted is sorted in memory, with a warning (DataComp's tools
@@ -190,8 +188,14 @@ def read_subset(path: str | Path, *, mmap: bool = False) -> np.ndarray:
     return sort_keys(np.array(stored["f0"]), np.array(stored["f1"]))
 
 
-def read_stored(path: str | Path, *, mmap: bool = False) -> tuple[np.ndarray, Format]:
-    """``(uids in the file's order, format)``: the rows of a uid list as stored, dtype checked."""
+def read_stored(path: str | Path | RemotePath, *, mmap: bool = False) -> tuple[np.ndarray, Format]:
+    """``(uids in the file's order, format)``: the rows of a uid list as stored, dtype checked (a
+    remote file is read from a local copy, :func:`~pairsift.io.location.local_copy`)."""
+    if isinstance(path, RemotePath) or "://" in str(path):
+        location = output_path(path)
+        if isinstance(location, RemotePath) and not location.is_file():
+            raise InputError(f"subset file {location}: no such file")
+        path = local_copy(location)
     path = Path(path)
     if not path.is_file():
         raise InputError(f"subset file {path}: no such file")
@@ -360,7 +364,7 @@ def _sortable_bytes(subset: np.ndarray) -> np.ndarray:
 
 
 def coverage(
-    subset: np.ndarray, found_files: list[Path], chunk: int = 1 << 22, examples: int = 10
+    subset: np.ndarray, found_files: Sequence[Location], chunk: int = 1 << 22, examples: int = 10
 ) -> dict[str, Any]:
     """Distinct subset uids, how many were found in the tars, how many are missing (and the first few).
 
@@ -368,7 +372,8 @@ def coverage(
     """
     hit = np.zeros(len(subset), dtype=bool)
     for path in found_files:
-        keys = np.load(path, allow_pickle=False).astype(SUBSET_DTYPE)
+        source = io.BytesIO(path.read_bytes()) if isinstance(path, RemotePath) else path
+        keys = np.load(source, allow_pickle=False).astype(SUBSET_DTYPE)
         where = np.searchsorted(subset, keys, "left")
         inside = where < len(subset)
         where, keys = where[inside], keys[inside]

@@ -31,8 +31,9 @@ from typing import IO, Any
 
 from pairsift.data import MEMBER_TOO_LARGE, UNSAFE_MEMBER
 from pairsift.errors import InputError
-from pairsift.io.fs import open_input, resolve
+from pairsift.io.fs import open_input, publish, resolve
 from pairsift.io.limits import MAX_HEADER_BYTES, ReadLimits
+from pairsift.io.location import RemotePath
 from pairsift.io.member_names import check_output_name, member_problem, shown
 
 logger = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ class TarSink:
     them all into place, so a failed or killed shard leaves nothing under a final name.
     """
 
-    def __init__(self, directory: Path, stem: str, shard_size: int) -> None:
+    def __init__(self, directory: Path | RemotePath, stem: str, shard_size: int) -> None:
         if shard_size < 1:
             raise ValueError(f"shard_size must be >= 1, got {shard_size}")
         self.directory = directory
@@ -247,7 +248,8 @@ class TarSink:
     def _open_next(self) -> None:
         self._close_current()
         final = self.name(len(self._done))
-        fd, tmp = tempfile.mkstemp(prefix=f".{final}.", suffix=".tmp", dir=self.directory)
+        local = None if isinstance(self.directory, RemotePath) else self.directory  # remote: upload at commit
+        fd, tmp = tempfile.mkstemp(prefix=f".{final}.", suffix=".tmp", dir=local)
         self._done.append((tmp, final))
         self._file = os.fdopen(fd, "wb")
         # kept open across add() calls; closed by _close_current
@@ -266,10 +268,11 @@ class TarSink:
                 self._tar = self._file = None
 
     def commit(self) -> list[str]:
-        """Close the last tar and rename every tar into place; returns the final names in order."""
+        """Close the last tar and rename (locally) or upload (remote) every tar into place; returns the
+        final names in order."""
         self._close_current()
         for tmp, final in self._done:
-            os.replace(tmp, self.directory / final)
+            publish(Path(tmp), self.directory / final)
         return [final for _, final in self._done]
 
     def abort(self) -> None:
@@ -292,7 +295,7 @@ def _plain(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return twin
 
 
-def output_tars(directory: Path, stem: str) -> list[Path]:
+def output_tars(directory: Path | RemotePath, stem: str) -> list[Any]:
     """The final-named output tars of one input stem (``<stem>-NNNNNN.tar``), sorted."""
     pattern = re.compile(re.escape(stem) + r"-\d{6,}\.tar")
     if not directory.is_dir():

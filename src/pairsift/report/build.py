@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
+from pairsift.io.location import output_path
 from pairsift.io.sources import POOL_MANIFEST
 from pairsift.report.cards import build_cards
 from pairsift.report.config import ReportConfig
@@ -58,7 +59,7 @@ def build_report(config: ReportConfig) -> ReportSummary:
     cards = build_cards(data, images)
     notes = _notes(data, config, images_url, labels_url, axes)
     html = render(context(data, cards, config, notes)).encode("utf-8")
-    atomic_write(config.output, lambda fh: fh.write(html))
+    atomic_write(output_path(config.output), lambda fh: fh.write(html))
     summary = ReportSummary(
         output=str(config.output),
         bytes=len(html),

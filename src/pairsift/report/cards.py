@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.errors import InputError
 from pairsift.io.fs import display, join, open_input, resolve
+from pairsift.io.location import read_parquet
 from pairsift.io.raw import TEXT_FIELDS
 from pairsift.progress import track
 from pairsift.report.gather import ReportData
@@ -76,7 +77,7 @@ def _score_rows(data: ReportData, index: int, rows: list[int]) -> list[Card]:
     info = data.info
     shard = info.shards[index]
     columns = [UID_COLUMN, STATUS_COLUMN, *info.scores, *info.texts]
-    table = pq.read_table(info.tables.paths[shard], columns=columns).take(rows)
+    table = read_parquet(info.tables.paths[shard], columns=columns).take(rows)
     records = table.to_pylist()
     keys, ok = parse_uids(table.column(UID_COLUMN))
     labels = data.labels

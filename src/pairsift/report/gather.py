@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pairsift.data import OK, STATUS_COLUMN, UID_COLUMN
 from pairsift.errors import InputError
+from pairsift.io.location import read_parquet, read_parquet_schema
 from pairsift.progress import track
 from pairsift.report.config import ReportConfig
 from pairsift.report.galleries import Gallery, ShardView
@@ -155,13 +155,13 @@ def _floats(column: pa.ChunkedArray) -> np.ndarray:
 def _read(info: RunInfo, shard: str, columns: list[str]) -> pa.Table:
     path = info.tables.paths[shard]
     try:
-        names = pq.read_schema(path).names
+        names = read_parquet_schema(path).names
         missing = [c for c in columns if c not in names]
         if missing:
             raise InputError(
                 f"{path}: missing column(s) {missing} (found {names}); a run's score tables share one schema"
             )
-        return pq.read_table(path, columns=columns)
+        return read_parquet(path, columns=columns)
     except InputError:
         raise
     except Exception as exc:  # pyarrow raises several types for corrupt files

@@ -11,6 +11,7 @@ import jinja2
 import numpy as np
 
 import pairsift
+from pairsift.io.location import RemotePath
 from pairsift.report import charts
 from pairsift.report.cards import Card, Cards
 from pairsift.report.config import ReportConfig
@@ -61,7 +62,7 @@ def context(data: ReportData, cards: Cards, config: ReportConfig, notes: list[st
     }
 
 
-def _short(path: Path) -> str:
+def _short(path: Path | RemotePath) -> str:
     """The last two parts of a path (``demo-out/run``): enough to tell runs apart in a title."""
     return "/".join(path.resolve().parts[-2:])
 

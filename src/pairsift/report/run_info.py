@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.errors import ConfigError
+from pairsift.io.location import read_parquet_schema
 from pairsift.select.tables import ScoreTables
 
 #: The scatter plot's default axes when the run has them (the comparison the paper makes).
@@ -56,7 +56,7 @@ class RunInfo:
 def read_run_info(run_dir: str) -> RunInfo:
     """The run's score tables (schema from the first one) and ``run.json`` when present."""
     tables = ScoreTables(run_dir)
-    schema = pq.read_schema(next(iter(tables.paths.values())))
+    schema = read_parquet_schema(next(iter(tables.paths.values())))
     scores, texts = [], []
     for f in schema:
         if f.name in (UID_COLUMN, STATUS_COLUMN):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pairsift.errors import InputError
+from pairsift.io.location import Location, output_path
 from pairsift.io.run_dir import RunDir
 from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.select.rules import parse_rule
@@ -80,7 +81,7 @@ class Selection:
     """One subset file: its name, its uids (for membership) and, when recorded, its funnel."""
 
     name: str
-    path: Path
+    path: Location
     index: Membership
     rows: int
     funnel: list[FunnelStep] = field(default_factory=list)
@@ -93,18 +94,18 @@ class Selection:
         return " → ".join(self.rules) if self.rules else "subset file (no selection record)"
 
 
-def load_selection(path: str | Path) -> Selection:
-    """Read a subset file and, if present, its ``<file>.json`` record."""
-    path = Path(path)
+def load_selection(path: str | Path | Location) -> Selection:
+    """Read a subset file (any fsspec URL) and, if present, its ``<file>.json`` record."""
+    path = output_path(path)
     subset = read_subset(path, mmap=True)
     selection = Selection(path.stem, path, Membership(subset), len(subset))
-    record_path = Path(str(path) + ".json")
+    record_path = path.parent / (path.name + ".json")
     if record_path.is_file():
         _apply_record(selection, _read_record(record_path), record_path)
     return selection
 
 
-def load_selections(paths: list[str | Path]) -> list[Selection]:
+def load_selections(paths: list[str | Path | Location]) -> list[Selection]:
     if len(paths) > MAX_SELECTIONS:
         raise InputError(f"a report shows at most {MAX_SELECTIONS} subsets, got {len(paths)}")
     selections = [load_selection(p) for p in paths]
@@ -112,16 +113,16 @@ def load_selections(paths: list[str | Path]) -> list[Selection]:
     return selections
 
 
-def discover_subsets(run_dir: str | Path) -> list[Path]:
+def discover_subsets(run_dir: str | Path) -> list[str | Path | Location]:
     """``RUN_DIR/subsets/*.npy`` (where ``pairsift demo`` puts its selections), sorted, at most 8."""
     folder = RunDir(run_dir).subsets
-    found = sorted(folder.glob("*.npy"))
+    found: list[str | Path | Location] = sorted(folder.glob("*.npy"), key=lambda p: p.name)
     if len(found) > MAX_SELECTIONS:
         logger.warning("%d subsets in %s; showing the first %d", len(found), folder, MAX_SELECTIONS)
     return found[:MAX_SELECTIONS]
 
 
-def _read_record(path: Path) -> dict[str, Any]:
+def _read_record(path: Location) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -131,7 +132,7 @@ def _read_record(path: Path) -> dict[str, Any]:
     return record
 
 
-def _apply_record(selection: Selection, record: dict[str, Any], where: Path) -> None:
+def _apply_record(selection: Selection, record: dict[str, Any], where: Location) -> None:
     try:
         steps = [
             FunnelStep(str(s["rule"]), int(s["kept"]), int(s["base"]), s.get("threshold"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ import numpy as np
 from pairsift.data import ALT_TEXT, STATUS_COLUMN, UID_COLUMN, EmbeddingBatch
 from pairsift.device import Compute
 from pairsift.errors import InputError
+from pairsift.io.location import output_path
 from pairsift.models.caption_settings import DEFAULT_CAPTIONER, CaptionSettings
 from pairsift.models.sentence import DEFAULT_TEXT_MODEL, SentenceEncoder, load_text_model
 from pairsift.params import int_param
@@ -162,7 +162,7 @@ class Sieve(Scorer):
         """uid -> captions of the shard's captioned rows (``status == ok``), and every uid in the cache."""
         from pairsift.io.captions import read_captions
 
-        path = Path(self.captions) / f"{shard}.parquet"
+        path = output_path(self.captions) / f"{shard}.parquet"
         if not path.exists():
             raise InputError(
                 f"{path}: no cached captions for shard {shard!r}; run `pairsift caption` into "

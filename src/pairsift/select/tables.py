@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.errors import InputError
+from pairsift.io.location import Location
 from pairsift.io.run_dir import RunDir
 from pairsift.io.score_tables import read_score_column, read_score_schema, read_score_table, score_table_rows
 from pairsift.io.sources import SourceConfig, open_source
@@ -74,7 +75,8 @@ class ScoreTables:
             raise InputError(
                 f"{run_dir}: not a run directory (no scores/ folder); run `pairsift score` first"
             )
-        self.paths = {p.stem: p for p in sorted(self.run.scores.glob("*.parquet"))}
+        found: list[Location] = list(self.run.scores.glob("*.parquet"))
+        self.paths = {p.stem: p for p in sorted(found, key=lambda p: p.name)}
         if not self.paths:
             raise InputError(f"{self.run.scores}: no score tables")
 

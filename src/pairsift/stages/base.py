@@ -14,12 +14,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pairsift.engines import EngineConfig, Outcome, ShardFailure, ShardTask, make_engine
 from pairsift.errors import ConfigError
 from pairsift.io.fs import sweep_temporaries
+from pairsift.io.location import Location, check_reachable, output_path
 from pairsift.io.raw import open_raw_input
 from pairsift.progress import track
 from pairsift.registry import Registry
@@ -120,13 +120,14 @@ def _describe(r: ShardReport) -> str:
 
 
 def run_raw_stage(
-    task: ShardTask[Any], config: Any, check: Callable[[Path], None], *, stage: str, doing: str
+    task: ShardTask[Any], config: Any, check: Callable[[Location], None], *, stage: str, doing: str
 ) -> Summary:
     """A stage over raw image shards (embed, caption): ``config.input`` read as ``config.input_format``,
     ``OUT/<shard>.parquet`` written last as each shard's marker, ``check(OUT)`` refusing an output made
     with other settings; each worker decodes in ``config.num_workers`` processes beside its model."""
     source = open_raw_input(config.input, config.input_format)
-    out = Path(config.output)
+    out = output_path(config.output)
+    check_reachable(out)
     out.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(out)
     check(out)

@@ -16,7 +16,6 @@ import logging
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -29,6 +28,7 @@ from pairsift.io.captions import CAPTIONS_COLUMN, write_captions
 from pairsift.io.fs import atomic_write
 from pairsift.io.images import ShardBatches, chunk_loader
 from pairsift.io.limits import ReadLimits, coerce_limits
+from pairsift.io.location import Location, output_path
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.models.captioners import (
     DEFAULT_CAPTIONER,
@@ -141,7 +141,7 @@ class CaptionShardTask:
     def __call__(self, shard: str) -> ShardReport:
         start = time.perf_counter()
         table, images = caption_shard(self.input_, shard, self.captioner_, self.config)
-        write_captions(Path(self.config.output) / f"{shard}.parquet", table)
+        write_captions(output_path(self.config.output) / f"{shard}.parquet", table)
         statuses = Counter(table.column(STATUS_COLUMN).to_pylist())
         return ShardReport(shard, table.num_rows, dict(statuses), time.perf_counter() - start, images)
 
@@ -164,7 +164,7 @@ def caption_for_scorer(need: Any, config: Any) -> Summary:
     return caption(CaptionConfig(**need.options, device=config.compute.device, engine=config.engine))
 
 
-def check_manifest(out: Path, config: CaptionConfig) -> None:
+def check_manifest(out: Location, config: CaptionConfig) -> None:
     """Write ``captions.json``, or refuse a cache made with another captioner or other settings."""
     record = config.record()
     path = out / MANIFEST

@@ -29,6 +29,7 @@ from pairsift.errors import ConfigError
 from pairsift.io.fs import atomic_write
 from pairsift.io.images import Chunk, ShardBatches, chunk_loader
 from pairsift.io.limits import ReadLimits, coerce_limits
+from pairsift.io.location import Location, output_path
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
 from pairsift.io.sources import POOL_MANIFEST
 from pairsift.models.encoders import Encoder, load_encoder
@@ -118,7 +119,7 @@ class EmbedShardTask:
         family = c.embedding_family
         image, text = _stack(images, self.dims_[0]), _stack(texts, self.dims_[1])
         arrays = {image_key(family): image.astype(dtype), text_key(family): text.astype(dtype)}
-        out = Path(c.output)
+        out = output_path(c.output)
         atomic_write(out / f"{shard}.npz", lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
         score = similarity(arrays[image_key(family)], arrays[text_key(family)])
         table = _table(meta).append_column(similarity_column(family), pa.array(score))
@@ -227,7 +228,7 @@ def embed(config: EmbedConfig, *, encoder: Encoder | None = None) -> Summary:
     return summary
 
 
-def _check_manifest(out: Path, config: EmbedConfig) -> None:
+def _check_manifest(out: Location, config: EmbedConfig) -> None:
     """``OUT/embed.json`` records what the pool holds; a rerun with another model or family is refused."""
     record = {"model": config.model, "family": config.embedding_family, "dtype": config.dtype}
     path = out / POOL_MANIFEST
@@ -283,6 +284,6 @@ def embed_targets(
     if not parts:
         raise ConfigError(f"{input}: no image could be embedded ({dict(statuses)})")
     targets = np.concatenate(parts)
-    atomic_write(output, lambda fh: np.save(fh, targets))
+    atomic_write(output_path(output), lambda fh: np.save(fh, targets))
     logger.info("wrote %d target rows to %s: %s", len(targets), output, dict(sorted(statuses.items())))
     return dict(sorted(statuses.items()))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import time
@@ -38,8 +37,9 @@ from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError, InputError, RunConfigError
 from pairsift.io.fs import atomic_write, display, resolve, sweep_temporaries
 from pairsift.io.limits import ReadLimits, coerce_limits
+from pairsift.io.location import Location, RemotePath, check_reachable, output_path
 from pairsift.io.sample_uids import shard_stem, sidecar_uid
-from pairsift.io.subsets import SubsetIndex, coverage, read_subset, write_subset
+from pairsift.io.subsets import SubsetIndex, coverage, file_sha256, read_subset, write_subset
 from pairsift.io.tars import Sample, TarSink, output_tars, read_samples
 from pairsift.stages.base import Summary, run_shards
 from pairsift.stages.reshard_layout import LAYOUTS, Part
@@ -90,7 +90,7 @@ class ShardStats:
         return (json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod
-    def read(cls, path: Path) -> ShardStats:
+    def read(cls, path: Location) -> ShardStats:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in json.loads(path.read_text()).items() if k in known})
 
@@ -123,7 +123,7 @@ class ReshardTask:
         return {k: v for k, v in self.__dict__.items() if not k.endswith("_")}
 
     def __call__(self, shard: str) -> ShardStats:
-        out = Path(self.output)
+        out = output_path(self.output)
         for stale in output_tars(out, shard):  # from an earlier attempt killed before its stats file
             stale.unlink()
         stats = ShardStats(shard, self.inputs[shard])
@@ -162,11 +162,11 @@ class ReshardTask:
             sink.add(sample.renamed(self.layout_.copy_key(sample.key, uid, index)))
 
 
-def stats_path(output: Path, shard: str) -> Path:
+def stats_path(output: Location, shard: str) -> Location:
     return output / f"{shard}.stats.json"
 
 
-def uids_path(output: Path, shard: str) -> Path:
+def uids_path(output: Location, shard: str) -> Location:
     return output / f"{shard}.uids.npy"
 
 
@@ -280,14 +280,17 @@ def _stem(path: str) -> str:
     return shard_stem(path)
 
 
-def _prepare(output: Path, subset: str, shard_size: int, input: str, layout: str, limits: ReadLimits) -> None:
+def _prepare(
+    output: Location, subset: str, shard_size: int, input: str, layout: str, limits: ReadLimits
+) -> None:
     """Create the output directory, sweep temporaries and check ``reshard.json`` against earlier runs."""
     if (output / OLD_STATS).is_dir():
         raise RunConfigError(
             f"{output} holds a reshard of pairsift 0.1 (side files in {OLD_STATS}/, a subfolder DataComp's "
             "train.py cannot read); reshard into a new directory, or delete this one to start over"
         )
-    now = {"subset_sha256": _sha256(Path(subset)), "shard_size": shard_size, "layout": layout}
+    now = {"subset_sha256": _sha256(subset), "shard_size": shard_size, "layout": layout}
+    check_reachable(output)
     output.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(output)
     manifest = output / MANIFEST
@@ -306,14 +309,11 @@ def _prepare(output: Path, subset: str, shard_size: int, input: str, layout: str
     )
 
 
-def _sha256(path: Path) -> str:
+def _sha256(subset: str) -> str:
+    path = output_path(subset)
     if not path.is_file():
         raise InputError(f"subset file {path}: no such file")
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def _describe(stats: ShardStats) -> str:
@@ -324,7 +324,7 @@ def _describe(stats: ShardStats) -> str:
     )
 
 
-def _check_distinct(inputs: dict[str, str], output: Path) -> None:
+def _check_distinct(inputs: dict[str, str], output: Location) -> None:
     """Refuse to write into a directory the inputs are read from (a rerun would read the outputs)."""
     target = output.resolve()
     for url in inputs.values():
@@ -362,7 +362,12 @@ def reshard(config: ReshardConfig) -> ReshardSummary:
     """
     start = time.perf_counter()
     inputs = list_inputs(config.input)
-    out = Path(config.output)
+    out = output_path(config.output)
+    if isinstance(out, RemotePath) and config.layout != "pairsift":
+        raise ConfigError(
+            f"{out}: the {config.layout!r} layout renames every tar once all are written, and object "
+            "storage has no atomic rename; reshard to a local path, or use layout 'pairsift'"
+        )
     _check_distinct(inputs, out)
     _prepare(out, config.subset, config.shard_size, config.input, config.layout, config.limits)
     subset_rows = read_subset(config.subset, mmap=True)

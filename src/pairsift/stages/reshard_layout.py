@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pairsift.io.fs import atomic_write
+from pairsift.io.location import Location, output_path
 from pairsift.registry import Registry
 
 DUP_SUFFIX = "_dup"
@@ -45,7 +46,7 @@ class Layout:
         """Key of the ``index``-th copy of the sample ``key`` (uid ``uid``)."""
         return key if index == 0 else f"{key}{DUP_SUFFIX}{index}"
 
-    def finish(self, output: Path, parts: list[Part], subset: str, record: dict[str, Any]) -> list[str]:
+    def finish(self, output: Location, parts: list[Part], subset: str, record: dict[str, Any]) -> list[str]:
         """Called when every shard is done; the output's tar names, in order."""
         return [p.name for p in parts]
 
@@ -61,9 +62,11 @@ class DataCompLayout(Layout):
     def copy_key(self, key: str, uid: str, index: int) -> str:
         return f"{uid}-{index}"
 
-    def finish(self, output: Path, parts: list[Part], subset: str, record: dict[str, Any]) -> list[str]:
+    def finish(self, output: Location, parts: list[Part], subset: str, record: dict[str, Any]) -> list[str]:
         """Rename the parts to ``00000000.tar``, … in order, write each ``_stats.json``, ``sample_ids.npy``
-        and, last, ``meta.json``. Idempotent: a rerun after a crash midway completes the renames."""
+        and, last, ``meta.json``. Idempotent: a rerun after a crash midway completes the renames. Local
+        outputs only (``reshard`` refuses this layout on object storage, which cannot rename)."""
+        assert isinstance(output, Path), "the datacomp layout renames: local outputs only"
         names = []
         for index, part in enumerate(parts):
             final = output / OUTPUT_SHARD_FORMAT.format(index)
@@ -71,7 +74,7 @@ class DataCompLayout(Layout):
                 os.replace(output / part.name, final)
             _write_json(output / OUTPUT_STATS_FORMAT.format(index), {"successes": part.samples})
             names.append(final.name)
-        atomic_write(output / SAMPLE_IDS, lambda fh: _copy(Path(subset), fh))
+        atomic_write(output / SAMPLE_IDS, lambda fh: _copy(subset, fh))
         meta = {
             **record,
             "output_shard_count": len(parts),
@@ -87,6 +90,6 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
     atomic_write(path, lambda fh: fh.write(content))
 
 
-def _copy(source: Path, fh: Any) -> None:
-    with source.open("rb") as src:
+def _copy(source: str, fh: Any) -> None:
+    with output_path(source).open("rb") as src:
         shutil.copyfileobj(src, fh)

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from pairsift.data import STATUS_COLUMN, UID_COLUMN
 from pairsift.device import Compute
 from pairsift.errors import ConfigError
 from pairsift.io.duplicate_uids import mark_duplicates
+from pairsift.io.location import parquet_rows, read_parquet
 from pairsift.io.run_dir import RunDir, package_versions
 from pairsift.io.score_tables import read_score_table, score_table, write_score_table
 from pairsift.io.sources import Source, open_source
@@ -182,7 +182,7 @@ def check_duplicates(run: RunDir, shards: list[str], *, rescan: bool) -> dict[st
     if not all(run.table(s).exists() for s in shards):
         return {}
     earlier = run.read_manifest().get(DUPLICATES)
-    rows = sum(pq.ParquetFile(run.table(s)).metadata.num_rows for s in shards)
+    rows = sum(parquet_rows(run.table(s)) for s in shards)
     checked = isinstance(earlier, dict) and (earlier.get("checked_shards"), earlier.get("checked_rows"))
     if not rescan and checked == (len(shards), rows):
         return earlier  # type: ignore[return-value]
@@ -200,7 +200,7 @@ def summarize(summary: ScoreSummary, run: RunDir, shards: list[str], columns: li
         path = run.table(shard)
         if not path.exists():
             continue
-        table = pq.read_table(path, columns=[STATUS_COLUMN, *columns])
+        table = read_parquet(path, columns=[STATUS_COLUMN, *columns])
         summary.rows += table.num_rows
         statuses.update(table.column(STATUS_COLUMN).to_pylist())
         for c in columns:
