@@ -36,7 +36,10 @@ def local_ray() -> Iterator[None]:
     started = not ray.is_initialized()
     if started:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        # address="local": a fresh Ray of its own, never a cluster another process started on this machine
+        ray.init(
+            address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
     yield
     if started:
         ray.shutdown()

@@ -106,6 +106,7 @@ def local_ray() -> Iterator[Any]:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
         ray.init(
+            address="local",  # never a cluster another process started on this machine
             num_cpus=2,
             include_dashboard=False,
             log_to_driver=False,
