@@ -32,15 +32,20 @@ _WORKER_TASK: Any = None
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 #: how often a worker without PR_SET_PDEATHSIG checks that its parent is alive (seconds)
 WATCHDOG_INTERVAL = 0.5
+#: the thread counts a worker process sets to its share of the cores
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _init_worker(task: ShardTask[Any], threads: int, parent: int) -> None:
     global _WORKER_TASK
     die_with_parent(parent)
-    import torch  # here, not at import time: engines also run tasks that never touch torch
-
-    torch.set_num_threads(threads)
+    # torch reads these when it is first imported (by the task's setup, or later by its calls); a task
+    # that never touches torch (selection's passes) does not pay for importing it
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
     task.setup()
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     _WORKER_TASK = task
 
 
