@@ -38,9 +38,13 @@ def describe_error(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Outcome(Generic[R]):
+    """One shard's result or failure; ``attempts`` > 1 when the engine ran it again (a retry after an
+    error, or after its worker or node died)."""
+
     shard: str
     result: R | None = None
     failure: ShardFailure | None = None
+    attempts: int = 1
 
 
 class Engine(ABC):
