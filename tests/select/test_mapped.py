@@ -113,3 +113,13 @@ def test_a_shard_whose_task_fails_is_an_error_naming_its_table(pool, tmp_path) -
     config = SelectConfig(rules=(("top", "a=0.5"),), output=str(tmp_path / "s.npy"))
     with pytest.raises(InputError, match=r"shard 00002 failed: InputError: .*00002\.parquet: column 'a'"):
         select(broken, config, make_engine(ENGINES["local-2"], "select"))
+
+
+def test_pairsift_select_takes_the_engine_options(pool, tmp_path) -> None:
+    from pairsift.cli import main
+
+    run, inside, _ = pool
+    rules = ["--restrict", str(inside), "--top", "a=0.4"]
+    for name, extra in (("one", []), ("two", ["--engine", "local", "--workers", "2"])):
+        assert main(["-q", "select", str(run), "-o", str(tmp_path / f"{name}.npy"), *rules, *extra]) == 0
+    assert (tmp_path / "two.npy").read_bytes() == (tmp_path / "one.npy").read_bytes()

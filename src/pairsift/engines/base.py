@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -58,6 +60,11 @@ class Engine(ABC):
     @abstractmethod
     def map(self, task: ShardTask[R], shards: Sequence[str]) -> Iterator[Outcome[R]]:
         """Yield one outcome per shard, in completion order."""
+
+    def session(self) -> AbstractContextManager[None]:
+        """A block in which several :meth:`map` calls may share workers (a selection's passes); by
+        default each call starts its own."""
+        return contextlib.nullcontext()
 
 
 def make_engine(config: EngineConfig, stage: str, *, cpus: float = 1.0) -> Engine:

@@ -9,8 +9,10 @@ process (the same histogram walk, the same tie order), so the subset file has th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,6 +51,8 @@ class Mapper(Protocol):
 
     def map(self, task: SelectPass, shards: Sequence[str]) -> Iterator[Outcome]: ...
 
+    def session(self) -> AbstractContextManager[None]: ...
+
 
 class _Done:
     def __init__(self, shard: str, result: Any) -> None:
@@ -57,6 +61,9 @@ class _Done:
 
 class InProcess:
     """The mapper when none is given: each pass, shard after shard, in this process."""
+
+    def session(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def map(self, task: SelectPass, shards: Sequence[str]) -> Iterator[_Done]:
         task.setup()

@@ -142,10 +142,11 @@ def _on_engine(
 ) -> tuple[np.ndarray, int]:
     """Every pass over the tables as engine tasks (one table per task); the driver merges and decides."""
     selection = MappedSelection(tables, mapper, datacomp_threshold=config.datacomp_threshold)
-    for rule in rules:
-        result.steps.append(rule.mapped(selection))
-    keys = selection.kept_keys()
-    selection.finish()
+    with mapper.session():  # the passes share the engine's workers
+        for rule in rules:
+            result.steps.append(rule.mapped(selection))
+        keys = selection.kept_keys()
+        selection.finish()
     for step in result.steps[1:]:
         logger.info("%s: %d rows kept (base %d)", step.rule, step.kept, step.base)
     logger.info("selection: %d passes over %d score tables", selection.passes, len(tables.shards))
