@@ -78,12 +78,20 @@ class ShardWorker:
         self.task = task
         self.log = log
 
-    def run(self, shard: str) -> tuple[str, Any, int]:
-        attempt = 1
-        if self.log is not None:
-            import ray
+    def _attempt(self, shard: str) -> int:
+        """This start's number for ``shard`` (1 when the log is unreachable: a count lost, not a shard)."""
+        if self.log is None:
+            return 1
+        import ray
 
-            attempt = ray.get(self.log.begin.remote(shard))
+        try:
+            return int(ray.get(self.log.begin.remote(shard)))
+        except ray.exceptions.RayError as err:
+            logging.getLogger(__name__).warning("the attempt log is unreachable: %s", _brief(err))
+            return 1
+
+    def run(self, shard: str) -> tuple[str, Any, int]:
+        attempt = self._attempt(shard)
         try:
             return shard, self.task(shard), attempt
         except Exception as exc:  # raised again, so that Ray retries it and then reports it
@@ -211,10 +219,10 @@ def connect(address: str | None) -> Any:
 
 
 def _attempt_log(ray: Any) -> Any:
-    """An :class:`AttemptLog` actor pinned to the driver's node (no CPU), so a lost node keeps no count."""
+    """An :class:`AttemptLog` actor pinned to the driver's node (no CPU): a lost node loses no count."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     return ray.remote(AttemptLog).options(num_cpus=0, scheduling_strategy=here).remote()
 
 
