@@ -64,7 +64,8 @@ def add_parser(sub: Any) -> None:
         "--memory-budget",
         type=int,
         default=DEFAULT_MEMORY_BUDGET,
-        help="bytes of one in-memory score column above which top-k streams (same result)",
+        help="with --fuse (selected in this process): bytes of one in-memory score column above which "
+        "top-k streams (same result); without --fuse, the passes always stream, one table per task",
     )
     p.add_argument(
         "--allow-partial",
