@@ -7,6 +7,13 @@ The default (1,000 files x 100,000 rows = 100M scores) is the acceptance size: t
 
     python benchmarks/select_throughput.py            # 100M scores (~3 GB of scratch files)
     python benchmarks/select_throughput.py --files 20 # a quick look
+    python benchmarks/select_throughput.py --engines local-1 local-2 ray   # the passes on each engine
+
+``--engines`` runs the same selection once per engine (``local-N``: N local worker processes, ``ray``:
+a local Ray with ``--ray-cpus`` CPUs started by the child) and checks that every subset file has the
+same bytes. Peak RSS is the driver's (VmHWM) and the largest worker process's (``RUSAGE_CHILDREN``: the
+local engine's workers; for Ray, its raylet and workers where the child reaped them). Per-shard cost:
+wall time / files.
 """
 
 from __future__ import annotations
@@ -52,9 +59,21 @@ def write_tables(run: Path, files: int, rows: int, seed: int) -> None:
     (run / "run.json").write_text(json.dumps({"scorers": [{"column": "score", "higher_is_better": True}]}))
 
 
-def run_select(run: Path, fraction: float, extra: list[str]) -> tuple[float, float, dict[str, object]]:
-    """``pairsift select`` in a child process; returns (wall seconds, peak RSS in GiB, its JSON)."""
-    out = run / "subset.npy"
+def engine_options(engine: str, ray_cpus: int) -> list[str]:
+    """``local-N`` -> ``--workers N``; ``ray`` -> the Ray engine (the child starts a local Ray)."""
+    if engine == "ray":
+        return ["--engine", "ray", "--actors", str(ray_cpus)]
+    kind, _, workers = engine.partition("-")
+    if kind != "local" or not workers.isdigit():
+        raise SystemExit(f"--engines: expected local-N or ray, got {engine!r}")
+    return ["--engine", "local", "--workers", workers]
+
+
+def run_select(
+    run: Path, fraction: float, extra: list[str], name: str = "subset"
+) -> tuple[float, float, float, dict[str, object]]:
+    """``pairsift select`` in a child process; (wall seconds, driver and worker peak RSS in GiB, JSON)."""
+    out = run / f"{name}.npy"
     argv = [
         "-q",
         "select",
@@ -71,8 +90,8 @@ def run_select(run: Path, fraction: float, extra: list[str]) -> tuple[float, flo
     command = [sys.executable, __file__, "--child", *argv]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
     seconds = time.perf_counter() - start
-    *result, peak = done.stdout.strip().splitlines()
-    return seconds, int(peak) * 1024 / GIB, json.loads("\n".join(result))
+    *result, peak, workers = done.stdout.strip().splitlines()
+    return seconds, int(peak) * 1024 / GIB, int(workers) * 1024 / GIB, json.loads("\n".join(result))
 
 
 def child(argv: list[str]) -> int:
@@ -81,11 +100,26 @@ def child(argv: list[str]) -> int:
     VmHWM rather than ru_maxrss: Linux carries the forked parent's high-water mark across exec
     into ru_maxrss, which would count the parent's memory.
     """
+    import resource
+
     from pairsift.cli import main as cli_main
 
+    if "ray" in argv:
+        import os
+
+        import ray
+
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        cpus = int(argv[argv.index("--actors") + 1])
+        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
     code = cli_main(argv)
     status = Path("/proc/self/status").read_text().splitlines()
     print(next(line.split()[1] for line in status if line.startswith("VmHWM:")), flush=True)
+    if "ray" in argv:
+        import ray
+
+        ray.shutdown()
+    print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)  # KiB, the largest child
     return code
 
 
@@ -102,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--memory-budget", default=None, help="passed to pairsift select")
+    parser.add_argument("--engines", nargs="+", default=["local-1"], help="local-N and/or ray")
+    parser.add_argument("--ray-cpus", type=int, default=2, help="CPUs of the local Ray (and its actors)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     total = args.files * args.rows
@@ -111,17 +147,32 @@ def main(argv: list[str] | None = None) -> int:
         write_tables(run, args.files, args.rows, args.seed)
         logger.info("wrote %d scores in %d files in %.0fs", total, args.files, time.perf_counter() - start)
         extra = ["--memory-budget", args.memory_budget] if args.memory_budget else []
-        seconds, rss, result = run_select(run, args.fraction, extra)
+        measured = {}
+        for engine in args.engines:
+            options = [*extra, *engine_options(engine, args.ray_cpus)]
+            measured[engine] = run_select(run, args.fraction, options, name=engine)
+            measured[engine][3]["bytes"] = (run / f"{engine}.npy").read_bytes()
     expected = int(args.fraction * total)
-    ok = result["kept"] == expected
-    print(
-        f"scores: {total:,} in {args.files:,} files; top {args.fraction:g} -> {result['kept']:,} uids "
-        f"(expected {expected:,}: {'exact' if ok else 'WRONG'}); streaming: {result['streaming']}"
-    )
-    print(f"wall time: {seconds:.1f} s ({total / seconds / 1e6:.2f} M scores/s)")
-    verdict = "PASS" if rss <= TARGET_RSS_GIB else "FAIL"
-    print(f"peak RSS: {rss:.2f} GiB (target <= {TARGET_RSS_GIB} GiB: {verdict})")
-    return 0 if ok and rss <= TARGET_RSS_GIB else 1
+    reference = measured[args.engines[0]][3]["bytes"]
+    ok = True
+    for engine, (seconds, rss, workers, result) in measured.items():
+        exact = result["kept"] == expected and result["bytes"] == reference
+        ok = ok and exact and rss <= TARGET_RSS_GIB
+        print(
+            f"[{engine}] scores: {total:,} in {args.files:,} files; top {args.fraction:g} -> "
+            f"{result['kept']:,} uids (expected {expected:,}, same bytes as {args.engines[0]}: "
+            f"{'yes' if exact else 'NO'})"
+        )
+        print(
+            f"[{engine}] wall time: {seconds:.1f} s ({total / seconds / 1e6:.2f} M scores/s, "
+            f"{seconds / args.files * 1000:.0f} ms per {args.rows:,}-row table)"
+        )
+        verdict = "PASS" if rss <= TARGET_RSS_GIB else "FAIL"
+        print(
+            f"[{engine}] peak RSS: driver {rss:.2f} GiB (target <= {TARGET_RSS_GIB} GiB: {verdict}); "
+            f"largest child process {workers:.2f} GiB"
+        )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

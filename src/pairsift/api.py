@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pairsift.data import UID_COLUMN
-from pairsift.engines import EngineConfig
+from pairsift.engines import EngineConfig, make_engine
 from pairsift.io.limits import ReadLimits
 from pairsift.io.sources import SourceConfig
 from pairsift.plugins import load_modules
@@ -94,10 +94,12 @@ def select(
     normalize: str = "minmax",
     datacomp_threshold: bool = False,
     allow_partial: bool = False,
+    engine: EngineConfig | None = None,
 ) -> SelectionResult:
     """Apply ``rules`` (``("top", "neg_clip_loss=0.3")``, … as ``pairsift select`` flags) in order and
     write the subset file ``output`` and its record ``output.json``. A run whose pool has shards without
-    score tables is refused unless ``allow_partial``."""
+    score tables is refused unless ``allow_partial``. ``engine``: where the passes over the score tables
+    run (stage ``select``; default: this process); it never changes the subset."""
     config = SelectConfig(
         rules=tuple(rules),
         output=output,
@@ -106,7 +108,7 @@ def select(
         datacomp_threshold=datacomp_threshold,
         allow_partial=allow_partial,
     )
-    return _select(run_dir, config)
+    return _select(run_dir, config, None if engine is None else make_engine(engine, "select"))
 
 
 def reshard(
@@ -198,7 +200,8 @@ def run(recipe: Recipe | str, **resolve_options: Any) -> RunResult:
     if not result.score.ok:
         logger.error("scoring failed for %d shard(s); not selecting", len(result.score.failures))
         return result
-    result.selection = _select(recipe.score.output, recipe.select)
+    engine = make_engine(recipe.score.engine, "select")  # the recipe's engine runs the selection's passes
+    result.selection = _select(recipe.score.output, recipe.select, engine)
     if recipe.reshard is not None:
         result.reshard = _reshard(recipe.reshard)
     return result

@@ -180,6 +180,7 @@ def test_a_failing_shard_is_retried_then_reported_and_the_others_go_on(tmp_path)
     assert {s: o.result for s, o in outcomes.items()} == {"a": "A", "bad": None, "flaky": "FLAKY", "c": "C"}
     failure = outcomes["bad"].failure
     assert failure is not None and failure.error == "RuntimeError: broken shard (attempt 3)"
+    assert {s: o.attempts for s, o in outcomes.items()} == {"a": 1, "bad": 3, "flaky": 2, "c": 1}
 
 
 def test_an_actor_that_dies_costs_its_shard_only(tmp_path) -> None:

@@ -14,6 +14,7 @@ from pairsift.cli.options import (
     image_input_options,
     read_limits,
 )
+from pairsift.stages.base import retried_lines
 
 if TYPE_CHECKING:
     from pairsift.stages.base import Summary
@@ -89,6 +90,7 @@ def format_summary(s: Summary) -> str:
         f"{len(s.failures)} failed), {s.seconds:.1f}s",
         f"rows: {s.rows} ({counts})",
     ]
+    lines += retried_lines(s.retried)
     lines += [f"FAILED {f.shard}: {f.error}" for f in s.failures]
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pairsift.cli.options import add_engine_arguments, add_limit_arguments, engine_config, read_limits
 from pairsift.errors import ConfigError
+from pairsift.stages.base import retried_lines
 from pairsift.stages.reshard import ReshardConfig, ReshardSummary, reshard
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def format_summary(s: ReshardSummary) -> str:
         lines.append(f"samples refused (not written): {s.refused} ({reasons})")
         for e in s.refused_examples:
             lines.append(f"  {e['shard']}: {e['member']} ({e['reason']}: {e['detail']})")
+    lines += retried_lines(s.retried)
     for f in s.failures:
         lines.append(f"FAILED {f.shard}: {f.error}")
     return "\n".join(lines)

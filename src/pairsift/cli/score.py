@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pairsift.cli.options import add_engine_arguments, add_plugin_argument, engine_overrides, load_plugins
 from pairsift.plugins import load_modules
 from pairsift.recipe import apply_overrides, plugin_modules, read_yaml
+from pairsift.stages.base import retried_lines
 from pairsift.stages.score_config import ScoreConfig
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ def summary_dict(summary: ScoreSummary) -> dict[str, Any]:
             for name, stats in summary.columns.items()
         },
         "failures": [{"shard": f.shard, "error": f.error} for f in summary.failures],
+        "retried": summary.retried,
         "duplicate_uids": summary.duplicates,
         "seconds": round(summary.seconds, 3),
     }
@@ -130,6 +132,7 @@ def format_summary(summary: ScoreSummary) -> str:
             f"duplicate uids: {d['rows']} rows repeat {d['uids']} uids seen earlier in the pool "
             f"(status duplicate_uid, NaN scores), e.g. {', '.join(d['examples'][:3])}"
         )
+    lines += retried_lines(summary.retried)
     for f in summary.failures:
         lines.append(f"FAILED {f.shard}: {f.error}")
     return "\n".join(lines)

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from pairsift.cli.options import add_engine_arguments, engine_config
+from pairsift.engines import make_engine
 from pairsift.select.fusion import NORMALIZERS
 from pairsift.select.rules import RULES
 from pairsift.select.selection import DEFAULT_MEMORY_BUDGET, SelectConfig, SelectionResult, select
@@ -62,7 +64,8 @@ def add_parser(sub: Any) -> None:
         "--memory-budget",
         type=int,
         default=DEFAULT_MEMORY_BUDGET,
-        help="bytes of one in-memory score column above which top-k streams (same result)",
+        help="with --fuse (selected in this process): bytes of one in-memory score column above which "
+        "top-k streams (same result); without --fuse, the passes always stream, one table per task",
     )
     p.add_argument(
         "--allow-partial",
@@ -71,6 +74,7 @@ def add_parser(sub: Any) -> None:
         "listed); the record then says partial: true",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_engine_arguments(p)  # the passes over the score tables: one table per task
     p.set_defaults(func=run, rules=[])
 
 
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         memory_budget=args.memory_budget,
         allow_partial=args.allow_partial,
     )
-    result = select(args.run_dir, config)
+    result = select(args.run_dir, config, make_engine(engine_config(args, "select"), "select"))
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_funnel(result))
     return 0
 

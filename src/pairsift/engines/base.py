@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -38,9 +40,13 @@ def describe_error(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Outcome(Generic[R]):
+    """One shard's result or failure; ``attempts`` > 1 when the engine ran it again (a retry after an
+    error, or after its worker or node died)."""
+
     shard: str
     result: R | None = None
     failure: ShardFailure | None = None
+    attempts: int = 1
 
 
 class Engine(ABC):
@@ -54,6 +60,11 @@ class Engine(ABC):
     @abstractmethod
     def map(self, task: ShardTask[R], shards: Sequence[str]) -> Iterator[Outcome[R]]:
         """Yield one outcome per shard, in completion order."""
+
+    def session(self) -> AbstractContextManager[None]:
+        """A block in which several :meth:`map` calls may share workers (a selection's passes); by
+        default each call starts its own."""
+        return contextlib.nullcontext()
 
 
 def make_engine(config: EngineConfig, stage: str, *, cpus: float = 1.0) -> Engine:

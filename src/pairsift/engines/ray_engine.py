@@ -38,13 +38,29 @@ INSTALL_HINT = "the ray engine needs Ray: pip install 'pairsift[ray]'"
 class ShardError(Exception):
     """A shard's task raised; carries the shard's name through Ray's retries back to the driver."""
 
-    def __init__(self, shard: str, error: str) -> None:
-        super().__init__(shard, error)
+    def __init__(self, shard: str, error: str, attempts: int = 1) -> None:
+        super().__init__(shard, error, attempts)
         self.shard = shard
         self.error = error
+        self.attempts = attempts
 
     def __str__(self) -> str:
         return f"shard {self.shard}: {self.error}"
+
+
+class AttemptLog:
+    """The body of a small Ray actor on the driver's node: how many times each shard was started.
+
+    Ray retries a call itself (after an error, or on a restarted actor when a process or a node died),
+    so only a count kept outside the actors tells the driver which shards ran more than once.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def begin(self, shard: str) -> int:
+        self.counts[shard] = self.counts.get(shard, 0) + 1
+        return self.counts[shard]
 
 
 class ShardWorker:
@@ -55,17 +71,31 @@ class ShardWorker:
     ``device: auto`` resolves to the CPU and no unreserved GPU is used.
     """
 
-    def __init__(self, task: ShardTask[Any], *, gpus: float) -> None:
+    def __init__(self, task: ShardTask[Any], *, gpus: float, log: Any = None) -> None:
         if gpus == 0:
             os.environ["CUDA_VISIBLE_DEVICES"] = ""
         task.setup()
         self.task = task
+        self.log = log
 
-    def run(self, shard: str) -> tuple[str, Any]:
+    def _attempt(self, shard: str) -> int:
+        """This start's number for ``shard`` (1 when the log is unreachable: a count lost, not a shard)."""
+        if self.log is None:
+            return 1
+        import ray
+
         try:
-            return shard, self.task(shard)
+            return int(ray.get(self.log.begin.remote(shard)))
+        except ray.exceptions.RayError as err:
+            logging.getLogger(__name__).warning("the attempt log is unreachable: %s", _brief(err))
+            return 1
+
+    def run(self, shard: str) -> tuple[str, Any, int]:
+        attempt = self._attempt(shard)
+        try:
+            return shard, self.task(shard), attempt
         except Exception as exc:  # raised again, so that Ray retries it and then reports it
-            raise ShardError(shard, describe_error(exc)) from exc
+            raise ShardError(shard, describe_error(exc), attempt) from exc
 
 
 @ENGINES.register("ray")
@@ -112,7 +142,8 @@ class RayEngine(Engine):
         ray = connect(self.address)
         from ray.util import ActorPool
 
-        actors = self._start_actors(ray, task, self._actor_count(ray, len(shards)))
+        log = _attempt_log(ray)
+        actors = self._start_actors(ray, task, self._actor_count(ray, len(shards)), log)
         pool = ActorPool(actors)
         for shard in shards:
             pool.submit(_submit, shard)
@@ -131,7 +162,7 @@ class RayEngine(Engine):
                 if shard not in reported:
                     yield Outcome(shard, failure=ShardFailure(shard, error))
         finally:
-            for actor in actors:
+            for actor in [*actors, log]:
                 ray.kill(actor)
 
     def _actor_count(self, ray: Any, shards: int) -> int:
@@ -156,7 +187,7 @@ class RayEngine(Engine):
             )
         return min(wanted, shards)
 
-    def _start_actors(self, ray: Any, task: ShardTask[Any], count: int) -> list[Any]:
+    def _start_actors(self, ray: Any, task: ShardTask[Any], count: int, log: Any = None) -> list[Any]:
         logger.info(
             "starting %d Ray actors (cpus=%g, gpus=%g each, %d retries per shard)",
             count,
@@ -171,7 +202,7 @@ class RayEngine(Engine):
             max_task_retries=self.retries,
         )
         # the task goes by value (it is small: heavy state loads in setup), so a restart can rebuild the actor
-        return [worker.remote(task, gpus=self.gpus) for _ in range(count)]
+        return [worker.remote(task, gpus=self.gpus, log=log) for _ in range(count)]
 
 
 def connect(address: str | None) -> Any:
@@ -187,6 +218,14 @@ def connect(address: str | None) -> Any:
     return ray
 
 
+def _attempt_log(ray: Any) -> Any:
+    """An :class:`AttemptLog` actor pinned to the driver's node (no CPU): a lost node loses no count."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    return ray.remote(AttemptLog).options(num_cpus=0, scheduling_strategy=here).remote()
+
+
 def _submit(actor: Any, shard: str) -> Any:
     return actor.run.options(retry_exceptions=True).remote(shard)
 
@@ -194,16 +233,17 @@ def _submit(actor: Any, shard: str) -> Any:
 def _next(ray: Any, pool: Any) -> Outcome[Any] | str:
     """The next finished call: an outcome, or (an actor died for good) the error, which names no shard."""
     try:
-        shard, result = pool.get_next_unordered()
+        shard, result, attempts = pool.get_next_unordered()
     except ray.exceptions.RayTaskError as err:
         cause = getattr(err, "cause", None)
         if not isinstance(cause, ShardError):
             return _brief(err)
-        return Outcome(cause.shard, failure=ShardFailure(cause.shard, cause.error))
+        failure = ShardFailure(cause.shard, cause.error)
+        return Outcome(cause.shard, failure=failure, attempts=cause.attempts)
     except ray.exceptions.RayError as err:
         logger.error("a Ray actor died: %s", err)
         return _brief(err)
-    return Outcome(shard, result=result)
+    return Outcome(shard, result=result, attempts=attempts)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -20,6 +20,8 @@ Column = Callable[[str], np.ndarray]
 UidKeys = Callable[[str], tuple[np.ndarray, np.ndarray]]
 
 _BINS = 1 << 16
+#: bins of one histogram pass (16 bits of key)
+BINS = _BINS
 
 
 #: value dtype -> the unsigned key dtype of the same width
@@ -126,17 +128,40 @@ def _in_memory_key(shards: list[str], k: int, column: Column, masks: Mapping[str
     return (kth, int((keys > kth).sum())), len(keys)
 
 
+#: ``(prefix, shift) -> histogram``: counts of ``(key >> shift) & 0xFFFF`` over the finite kept keys whose
+#: bits above ``shift + 16`` equal ``prefix`` (all keys when ``shift + 16`` is the key's width)
+Histogram = Callable[[int, int], np.ndarray]
+
+
 def _streaming_key(shards: list[str], k: int, column: Column, masks: Mapping[str, np.ndarray]) -> Found:
     """One histogram pass per 16 bits of key, each inside the boundary bin of the passes before."""
     width = _width(column(shards[0])) if shards else 32
-    prefix, above, total = 0, 0, None
-    for shift in range(width - 16, -1, -16):
+
+    def histogram(prefix: int, shift: int) -> np.ndarray:
         hist = np.zeros(_BINS, dtype=np.int64)
         for s in shards:
-            keys = _finite_keys(column(s), masks[s])  # uint32 or uint64: shifts stay in the key's width
-            kind = keys.dtype.type
-            inside = keys[(keys >> kind(shift + 16)) == kind(prefix)] if shift + 16 < width else keys
-            hist += np.bincount(((inside >> kind(shift)) & kind(0xFFFF)).astype(np.int64), minlength=_BINS)
+            hist += shard_histogram(_finite_keys(column(s), masks[s]), prefix, shift, width)
+        return hist
+
+    return streaming_key(k, width, histogram)
+
+
+def shard_histogram(keys: np.ndarray, prefix: int, shift: int, width: int) -> np.ndarray:
+    """One shard's part of a :data:`Histogram` pass (``keys``: its finite kept keys, uint32 or uint64)."""
+    kind = keys.dtype.type  # shifts stay in the key's width
+    inside = keys[(keys >> kind(shift + 16)) == kind(prefix)] if shift + 16 < width else keys
+    return np.bincount(((inside >> kind(shift)) & kind(0xFFFF)).astype(np.int64), minlength=_BINS)
+
+
+def streaming_key(k: int, width: int, histogram: Histogram) -> Found:
+    """The k-th largest key from merged histograms, one pass per 16 bits of key (``width``: 32 or 64).
+
+    ``histogram`` may sum the shards' parts anywhere (in this process, or as engine tasks): this
+    function only merges nothing and walks the boundary bins, so the result is the same either way.
+    """
+    prefix, above, total = 0, 0, None
+    for shift in range(width - 16, -1, -16):
+        hist = histogram(prefix, shift)
         if total is None:
             total = int(hist.sum())
             if k >= total:
@@ -166,13 +191,25 @@ def _break_ties(
     """Of the rows equal to the threshold, the ``need`` with the smallest uids (per shard rows)."""
     if need <= 0:
         return {}
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for i, s in enumerate(shards):
+    candidates = {}
+    for s in shards:
         values = column(s)
         rows = np.flatnonzero(masks[s] & (values == same_precision(values, threshold)))
         if len(rows):
-            keys, _ = uid_keys(s)
-            found.append((keys[rows], np.full(len(rows), i), rows))
+            candidates[s] = (uid_keys(s)[0][rows], rows)
+    return choose_ties(shards, candidates, need)
+
+
+def choose_ties(
+    shards: list[str], candidates: Mapping[str, tuple[np.ndarray, np.ndarray]], need: int
+) -> dict[str, np.ndarray]:
+    """Of the rows tied at the threshold (``candidates``: shard -> (their uid keys, their rows)), the
+    ``need`` with the smallest uids (then shard order, then row), as rows per shard."""
+    found = [
+        (candidates[s][0], np.full(len(candidates[s][1]), i), candidates[s][1])
+        for i, s in enumerate(shards)
+        if s in candidates
+    ]
     keys = np.concatenate([f[0] for f in found])
     owner = np.concatenate([f[1] for f in found])
     rows = np.concatenate([f[2] for f in found])

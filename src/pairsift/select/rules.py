@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import operator
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,23 +13,10 @@ from pairsift.errors import InputError
 from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.registry import Registry
 from pairsift.select.exact_top_k import same_precision, top_k
+from pairsift.select.mapped import MappedSelection
+from pairsift.select.passes import COMPARE, CutFilter, SubsetFilter, ThresholdFilter
 from pairsift.select.state import SelectionState
-
-
-@dataclass
-class Step:
-    """One line of the funnel: the rule, rows kept after it, the base size, the threshold used."""
-
-    rule: str
-    kept: int
-    base: int
-    threshold: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule, "kept": self.kept, "base": self.base}
-        if self.threshold is not None:
-            out["threshold"] = self.threshold if math.isfinite(self.threshold) else None
-        return out
+from pairsift.select.step import Step
 
 
 class Rule(ABC):
@@ -45,6 +30,10 @@ class Rule(ABC):
 
     @abstractmethod
     def apply(self, state: SelectionState) -> Step: ...
+
+    @abstractmethod
+    def mapped(self, selection: MappedSelection) -> Step:
+        """The same rule as engine passes: decide this rule's filter from merged pass results, add it."""
 
     @abstractmethod
     def describe(self) -> str: ...
@@ -89,13 +78,33 @@ class _Top(Rule):
             return self._datacomp(state, k, read)
         cut = top_k(state.shards, k, read, state.uid_keys, state.masks, streaming=state.streaming)
         if self.count is not None and cut.available < k:
-            raise InputError(
-                f"--{self.flag} {self.column}={k}: only {cut.available:,} rows are available (rows still "
-                f"kept with a finite {self.column!r}, of {state.kept:,} kept); N must be at most "
-                f"{cut.available:,} to keep exactly N"
-            )
+            raise InputError(self._too_few(k, cut.available, state.kept))
         kept = state.update(lambda shard: cut.mask(shard, read(shard), state.masks[shard]))
         return Step(self.describe(), kept, state.base, state.display(self.column, cut.threshold))
+
+    def mapped(self, selection: MappedSelection) -> Step:
+        selection.check_column(self.column)
+        k = self.count if self.count is not None else int((self.fraction or 0.0) * selection.base)
+        higher = selection.ranked_higher(self.column)
+        if self.fraction is not None and selection.datacomp_threshold:
+            cut = selection.top_k(self.column, k + 1)
+            if k >= cut.available:
+                raise InputError(self._unreachable(selection.kept, selection.base, k, cut.available))
+            selection.add(CutFilter(self.column, higher, cut, at_least=True))
+            label = self.describe() + " (datacomp threshold)"
+            return selection.step(label, selection.display(self.column, cut.threshold))
+        cut = selection.top_k(self.column, k)
+        if self.count is not None and cut.available < k:
+            raise InputError(self._too_few(k, cut.available, selection.kept))
+        selection.add(CutFilter(self.column, higher, cut))
+        return selection.step(self.describe(), selection.display(self.column, cut.threshold))
+
+    def _too_few(self, k: int, available: int, kept: int) -> str:
+        return (
+            f"--{self.flag} {self.column}={k}: only {available:,} rows are available (rows still "
+            f"kept with a finite {self.column!r}, of {kept:,} kept); N must be at most "
+            f"{available:,} to keep exactly N"
+        )
 
     def _datacomp(self, state: SelectionState, k: int, read: Callable[[str], np.ndarray]) -> Step:
         """DataComp's baseline: ``t = -sort(-x)[k]`` with ``k = int(base · f)``, keep ``x >= t``.
@@ -106,7 +115,7 @@ class _Top(Rule):
         """
         cut = top_k(state.shards, k + 1, read, state.uid_keys, state.masks, streaming=state.streaming)
         if k >= cut.available:
-            raise InputError(self._unreachable(state, k, cut.available))
+            raise InputError(self._unreachable(state.kept, state.base, k, cut.available))
 
         def keep(shard: str) -> np.ndarray:
             values = read(shard)
@@ -122,8 +131,7 @@ class _Top(Rule):
             state.display(self.column, cut.threshold),
         )
 
-    def _unreachable(self, state: SelectionState, k: int, available: int) -> str:
-        rows = state.kept
+    def _unreachable(self, rows: int, base: int, k: int, available: int) -> str:
         if k < rows:
             landing = (
                 f"only {available:,} of them have a finite {self.column!r}: DataComp's sort puts NaN last "
@@ -133,8 +141,8 @@ class _Top(Rule):
             landing = "that is past the last row (DataComp would raise an IndexError)"
         return (
             f"--top {self.column}={self.fraction:g} with --datacomp-threshold: the threshold is the value at "
-            f"descending position int({state.base:,} · {self.fraction:g}) = {k:,} of the {rows:,} rows kept "
-            f"so far, but {landing}; use a fraction below {available:,}/{state.base:,}, or drop "
+            f"descending position int({base:,} · {self.fraction:g}) = {k:,} of the {rows:,} rows kept "
+            f"so far, but {landing}; use a fraction below {available:,}/{base:,}, or drop "
             "--datacomp-threshold"
         )
 
@@ -171,7 +179,7 @@ class TopN(_Top):
         return f"top-n {self.column}={self.count}"
 
 
-_COMPARE = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+_COMPARE = COMPARE
 
 
 @register("threshold")
@@ -202,6 +210,11 @@ class Threshold(Rule):
         kept = state.update(keep)
         return Step(self.describe(), kept, state.base, self.value)
 
+    def mapped(self, selection: MappedSelection) -> Step:
+        selection.check_column(self.column)
+        selection.add(ThresholdFilter(self.column, self.op, self.value))
+        return selection.step(self.describe(), self.value)
+
     def describe(self) -> str:
         return f"threshold {self.column}{self.op}{self.value:g}"
 
@@ -220,25 +233,32 @@ class _SubsetRule(Rule):
     def apply(self, state: SelectionState) -> Step:
         subset = SubsetIndex(read_subset(self.path))
         kept = state.update(lambda shard: self.combine(state.masks[shard], state.member(shard, subset)))
-        self.after(state, kept)
+        if self.restricts:
+            state.base = kept
         return Step(self.describe(), kept, state.base)
+
+    def mapped(self, selection: MappedSelection) -> Step:
+        read_subset(self.path)  # a bad uid list is refused here, naming it, before any pass
+        selection.add(SubsetFilter(self.path, self.combine))
+        if self.restricts:
+            selection.base = selection.kept
+        return selection.step(self.describe())
+
+    #: later fractions count against the rows kept after this rule
+    restricts: ClassVar[bool] = False
 
     @abstractmethod
     def combine(self, current: np.ndarray, member: np.ndarray) -> np.ndarray: ...
-
-    def after(self, state: SelectionState, kept: int) -> None:
-        """Hook run after the masks are updated."""
 
 
 @register("restrict")
 class Restrict(_SubsetRule):
     """``--restrict UIDS.npy``: keep only rows in the subset; later fractions count against its size."""
 
+    restricts = True
+
     def combine(self, current: np.ndarray, member: np.ndarray) -> np.ndarray:
         return current & member
-
-    def after(self, state: SelectionState, kept: int) -> None:
-        state.base = kept
 
 
 @register("intersect")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,11 @@ import numpy as np
 
 from pairsift.errors import InputError
 from pairsift.select.fusion import Fusion
+from pairsift.select.mapped import InProcess, MappedSelection, Mapper
 from pairsift.select.record import sweep, write_selection
-from pairsift.select.rules import Rule, Step, parse_rule
+from pairsift.select.rules import Rule, parse_rule
 from pairsift.select.state import SelectionState
+from pairsift.select.step import Step
 from pairsift.select.tables import ScoreTables
 from pairsift.uids import SUBSET_DTYPE, sort_keys
 
@@ -96,8 +98,13 @@ class SelectionResult:
         }
 
 
-def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
-    """Apply ``config.rules`` in order and write the subset file plus ``<output>.json`` (the record)."""
+def select(run_dir: str | Path, config: SelectConfig, mapper: Mapper | None = None) -> SelectionResult:
+    """Apply ``config.rules`` in order and write the subset file plus ``<output>.json`` (the record).
+
+    ``mapper`` runs the passes over the score tables (an engine from :func:`pairsift.engines.make_engine`
+    for stage ``select``: local processes or Ray); default: one after the other in this process. It never
+    changes the subset. Fused columns (``config.fuse``) need pool-wide statistics: they run in this process.
+    """
     rules = config.parsed_rules()  # parse everything before reading any table
     sweep(config.output)
     tables = ScoreTables(run_dir)
@@ -112,9 +119,6 @@ def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
             "%s; selecting from the %d shards scored", completeness.describe(), completeness.scored
         )
     streaming = tables.total * 4 > config.memory_budget
-    state = SelectionState(
-        tables, fusions=config.fusions(), streaming=streaming, datacomp_threshold=config.datacomp_threshold
-    )
     result = SelectionResult(
         config.output,
         pool=tables.total,
@@ -123,6 +127,43 @@ def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
         completeness=completeness.to_dict(),
     )
     result.steps.append(Step("pool", tables.total, tables.total))
+    if config.fuse:
+        subset, result.repeated_uids = _in_process(tables, config, rules, result)
+    else:
+        subset, result.repeated_uids = _on_engine(tables, config, rules, result, mapper or InProcess())
+    result.kept = len(subset)
+    record = dict(result.to_dict(), run_dir=str(run_dir), rules=[list(r) for r in config.rules])
+    result.sha256 = write_selection(config.output, subset, record)
+    return result
+
+
+def _on_engine(
+    tables: ScoreTables, config: SelectConfig, rules: list[Rule], result: SelectionResult, mapper: Mapper
+) -> tuple[np.ndarray, int]:
+    """Every pass over the tables as engine tasks (one table per task); the driver merges and decides."""
+    selection = MappedSelection(tables, mapper, datacomp_threshold=config.datacomp_threshold)
+    with mapper.session():  # the passes share the engine's workers
+        for rule in rules:
+            result.steps.append(rule.mapped(selection))
+        keys = selection.kept_keys()
+        selection.finish()
+    for step in result.steps[1:]:
+        logger.info("%s: %d rows kept (base %d)", step.rule, step.kept, step.base)
+    logger.info("selection: %d passes over %d score tables", selection.passes, len(tables.shards))
+    kept = selection.kept
+    return _subset_of(lambda: iter(keys), kept)
+
+
+def _in_process(
+    tables: ScoreTables, config: SelectConfig, rules: list[Rule], result: SelectionResult
+) -> tuple[np.ndarray, int]:
+    """Fused columns need pool-wide statistics first: every pass runs here, with the pool's masks."""
+    state = SelectionState(
+        tables,
+        fusions=config.fusions(),
+        streaming=result.streaming,
+        datacomp_threshold=config.datacomp_threshold,
+    )
     for rule in rules:
         state.shards.desc = f"selecting: {rule.describe()}"
         step = rule.apply(state)
@@ -130,11 +171,7 @@ def select(run_dir: str | Path, config: SelectConfig) -> SelectionResult:
         result.steps.append(step)
     result.fusions = [f.describe() for f in state.fusions.values()]
     state.shards.desc = "selecting: writing the subset"
-    subset, result.repeated_uids = _kept_subset(state)
-    result.kept = len(subset)
-    record = dict(result.to_dict(), run_dir=str(run_dir), rules=[list(r) for r in config.rules])
-    result.sha256 = write_selection(config.output, subset, record)
-    return result
+    return _kept_subset(state)
 
 
 #: Kept uids are bucketed by the top bits of their high half, then each bucket is sorted on its own:
@@ -144,6 +181,11 @@ BUCKET_BITS = 8
 
 
 def _kept_subset(state: SelectionState) -> tuple[np.ndarray, int]:
+    """:func:`_subset_of` the kept rows of ``state``."""
+    return _subset_of(lambda: _kept_keys(state), state.kept)
+
+
+def _subset_of(kept_keys: Callable[[], Iterator[np.ndarray]], kept: int) -> tuple[np.ndarray, int]:
     """The kept rows' distinct uids as a sorted subset (a counting pass, a filling pass, then per-bucket
     sorts), and how many kept rows repeated a uid already in it.
 
@@ -154,12 +196,12 @@ def _kept_subset(state: SelectionState) -> tuple[np.ndarray, int]:
     """
     shift = np.uint64(64 - BUCKET_BITS)
     counts = np.zeros(1 << BUCKET_BITS, dtype=np.int64)
-    for keys in _kept_keys(state):
+    for keys in kept_keys():
         counts += np.bincount((keys[:, 0] >> shift).astype(np.int64), minlength=len(counts))
     starts = np.concatenate([[0], np.cumsum(counts)])
     out = np.empty(int(starts[-1]), dtype=SUBSET_DTYPE)
     fill = starts[:-1].copy()
-    for keys in _kept_keys(state):
+    for keys in kept_keys():
         bucket = (keys[:, 0] >> shift).astype(np.int64)
         order = np.argsort(bucket, kind="stable")
         bucket, keys = bucket[order], keys[order]
@@ -184,7 +226,7 @@ def _kept_subset(state: SelectionState) -> tuple[np.ndarray, int]:
             "twice only to train on it twice; `pairsift uids` does that on purpose)",
             repeats,
         )
-    skipped = state.kept - int(starts[-1])
+    skipped = kept - int(starts[-1])
     if skipped:
         logger.warning("%d kept rows have a malformed uid and are not written to the subset", skipped)
     return out[:written], repeats

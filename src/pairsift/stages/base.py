@@ -59,6 +59,8 @@ class Summary:
     statuses: dict[str, int] = field(default_factory=dict)
     failures: list[ShardFailure] = field(default_factory=list)
     seconds: float = 0.0
+    #: shard -> attempts, for the shards the engine ran more than once (after an error or a lost worker)
+    retried: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -97,6 +99,9 @@ def gather(
     shard (default: rows, time and images/s of a :class:`ShardReport`)."""
     statuses: Counter[str] = Counter(summary.statuses)
     for i, outcome in enumerate(track(outcomes, desc, total=total), 1):
+        if outcome.attempts > 1:
+            logger.warning("shard %s was retried: %d attempts", outcome.shard, outcome.attempts)
+            summary.retried[outcome.shard] = outcome.attempts
         if outcome.failure is not None:
             logger.error("[%d/%d] shard %s failed: %s", i, total, outcome.shard, outcome.failure.error)
             summary.failures.append(outcome.failure)
@@ -108,7 +113,13 @@ def gather(
             logger.info("[%d/%d] %s", i, total, (describe or _describe)(r))
     summary.statuses = dict(sorted(statuses.items()))
     summary.failures.sort(key=lambda f: f.shard)
+    summary.retried = dict(sorted(summary.retried.items()))
     return summary
+
+
+def retried_lines(retried: dict[str, int]) -> list[str]:
+    """The summary's lines for the shards the engine ran more than once."""
+    return [f"RETRIED {shard}: {n} attempts" for shard, n in retried.items()]
 
 
 def _describe(r: ShardReport) -> str:

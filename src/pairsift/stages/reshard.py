@@ -227,6 +227,7 @@ class ReshardSummary(Summary):
         out: dict[str, Any] = {"output": self.output, "shards": self.shards, "resharded": self.processed}
         out.update((k, getattr(self, k)) for k in SUMMARY_FIELDS)
         out["failures"] = [dataclasses.asdict(f) for f in self.failures]
+        out["retried"] = self.retried
         out["seconds"] = round(self.seconds, 3)
         return out
 
@@ -392,6 +393,7 @@ def reshard(config: ReshardConfig) -> ReshardSummary:
     )
     summary = ReshardSummary(str(out), mapped.shards, mapped.processed, mapped.skipped)
     summary.failures = mapped.failures
+    summary.retried = mapped.retried
     done = [s for s in inputs if stats_path(out, s).exists()]
     every = [ShardStats.read(stats_path(out, shard)) for shard in done]
     for stats in every:

@@ -120,6 +120,7 @@ def score(config: ScoreConfig) -> ScoreSummary:
     )
     summary = ScoreSummary(str(run.path), len(shards), mapped.processed, mapped.skipped)
     summary.failures = mapped.failures
+    summary.retried = mapped.retried
     if pool_scorers and not summary.failures:
         finish_pool_stage(config, source, scorers, compute, run, shards)
     if not summary.failures:
