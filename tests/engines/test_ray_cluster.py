@@ -2,7 +2,9 @@
 (``ray.cluster_utils.Cluster``, each node its own raylet, object store and temp dir).
 
 The head has no CPU, so every actor runs on a worker node and each worker node holds the same number
-of them. ``score``, ``embed`` and ``reshard`` write the same bytes as the local engine; a worker node
+of them. Outputs go to the test S3 server (moto on loopback, :mod:`tests.s3_server`; the driver's job
+environment carries its endpoint and credentials to every actor). ``score``, ``embed`` and ``reshard``
+on Ray write the same bytes to ``s3://`` as the local engine writes to local disk; a worker node
 killed (its raylet, without a goodbye) while its actors hold shards loses no shard: Ray restarts its
 actors on a node that joins in its place and runs their shards again, and the driver reports which
 shards were retried, in its log and in the stage's summary.
@@ -18,6 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ from pairsift.uids import from_hex  # noqa: E402
 from pairsift.world.synth import SynthConfig, write_pool  # noqa: E402
 from tests.embed_data import mixed_tar, sample, write_tar  # noqa: E402
 from tests.models.tiny import write_local_dir  # noqa: E402
+from tests.s3_server import download_tree, s3_env  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -49,7 +53,7 @@ NODES: list[Path] = []
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
+def cluster(s3_server: Any) -> Iterator[Any]:
     if ray.is_initialized():
         ray.shutdown()  # another module's one-node Ray
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -63,7 +67,8 @@ def cluster() -> Iterator[Any]:
     forget_address(built.address)
     for name in ("worker-1", "worker-2"):
         built.add_node(num_cpus=WORKER_CPUS, temp_dir=str(nodes / name))
-    ray.init(address=built.address, log_to_driver=False, configure_logging=False)
+    job_env = {"env_vars": s3_env(s3_server.endpoint)}  # every actor reaches the test S3 server
+    ray.init(address=built.address, log_to_driver=False, configure_logging=False, runtime_env=job_env)
     built.wait_for_nodes()
     yield built
     ray.shutdown()
@@ -95,15 +100,26 @@ def test_the_cluster_has_three_nodes_and_actors_on_both_workers(cluster) -> None
     assert ray.cluster_resources()["CPU"] == 2 * WORKER_CPUS
 
 
-def test_score_embed_and_reshard_write_the_same_bytes_as_the_local_engine(cluster, tmp_path) -> None:
+def on_s3(server: Any, url: str, pattern: str = "*") -> dict[str, bytes]:
+    """``{name: bytes}`` of the objects directly under ``url`` whose name matches ``pattern``."""
+    return {
+        k: v
+        for k, v in download_tree(server.filesystem(), url).items()
+        if "/" not in k and fnmatch(k, pattern)
+    }
+
+
+def test_score_embed_and_reshard_on_s3_write_the_same_bytes_as_the_local_engine(
+    cluster, s3, tmp_path
+) -> None:
+    server, bucket = s3
     on_ray = ("--engine", "ray", "--actors", str(ACTORS))
     pool = write_pool(tmp_path / "pool", SynthConfig(shards=6, rows_per_shard=200, dim=16))
-    scored = {}
-    for name, extra in (("local", ()), ("ray", on_ray)):
-        out = tmp_path / f"score-{name}"
-        assert main(["-q", "score", str(pool), "-o", str(out), "--scorer", "clip_score", *extra]) == 0
-        scored[name] = files(out / "scores")
-    assert len(scored["local"]) == 6 and scored["ray"] == scored["local"]
+    score = ["-q", "score", str(pool), "--scorer", "clip_score"]
+    assert main([*score, "-o", str(tmp_path / "score-local")]) == 0
+    assert main([*score, "-o", f"s3://{bucket}/score-ray", *on_ray]) == 0
+    local = files(tmp_path / "score-local" / "scores")
+    assert len(local) == 6 and on_s3(server, f"s3://{bucket}/score-ray/scores") == local
 
     model = write_local_dir(tmp_path / "model", seed=3)
     for i in range(4):
@@ -111,9 +127,9 @@ def test_score_embed_and_reshard_write_the_same_bytes_as_the_local_engine(cluste
     embed = ["-q", "embed", str(tmp_path / "tars"), "--model", f"open_clip:local-dir:{model}"]
     embed += ["--batch-size", "2", "--num-workers", "0", "--device", "cpu", "--max-pixels", "5000"]
     assert main([*embed, "-o", str(tmp_path / "embed-local")]) == 0
-    assert main([*embed, "-o", str(tmp_path / "embed-ray"), *on_ray]) == 0
+    assert main([*embed, "-o", f"s3://{bucket}/embed-ray", *on_ray]) == 0
     local = files(tmp_path / "embed-local", "shard-*")
-    assert len(local) == 8 and files(tmp_path / "embed-ray", "shard-*") == local
+    assert len(local) == 8 and on_s3(server, f"s3://{bucket}/embed-ray", "shard-*") == local
 
     uids = [f"{i:032x}" for i in range(1, 25)]
     for t in range(4):
@@ -123,10 +139,10 @@ def test_score_embed_and_reshard_write_the_same_bytes_as_the_local_engine(cluste
     reshard = ["-q", "reshard", "--input", str(tmp_path / "raw"), "--subset", str(tmp_path / "subset.npy")]
     reshard += ["--shard-size", "2"]
     assert main([*reshard, "-o", str(tmp_path / "reshard-local")]) == 0
-    assert main([*reshard, "-o", str(tmp_path / "reshard-ray"), *on_ray]) == 0
+    assert main([*reshard, "-o", f"s3://{bucket}/reshard-ray", *on_ray]) == 0
     for pattern in ("*.tar", "*.stats.json", "*.uids.npy"):
         local = files(tmp_path / "reshard-local", pattern)
-        assert len(local) >= 4 and files(tmp_path / "reshard-ray", pattern) == local
+        assert len(local) >= 4 and on_s3(server, f"s3://{bucket}/reshard-ray", pattern) == local
 
 
 def wait_for(condition: Any, what: str, timeout: float = 90.0) -> None:
@@ -138,8 +154,9 @@ def wait_for(condition: Any, what: str, timeout: float = 90.0) -> None:
 
 
 def test_a_worker_node_killed_mid_run_loses_no_shard_and_its_shards_are_reported_retried(
-    cluster, tmp_path, capsys, caplog
+    cluster, s3, tmp_path, capsys, caplog
 ) -> None:
+    server, bucket = s3
     pool = write_pool(tmp_path / "pool", SynthConfig(shards=6, rows_per_shard=100, dim=16))
     gate = tmp_path / "gate"
     scorer = ["--scorer", f"gated_clip:gate={gate}", "--plugin", GATED]
@@ -152,8 +169,8 @@ def test_a_worker_node_killed_mid_run_loses_no_shard_and_its_shards_are_reported
     for held in started.iterdir():
         held.unlink()
 
-    out = tmp_path / "ray"
-    argv = ["score", str(pool), "-o", str(out), *scorer, "--json"]
+    out = f"s3://{bucket}/ray"
+    argv = ["score", str(pool), "-o", out, *scorer, "--json"]
     argv += ["--engine", "ray", "--actors", str(ACTORS), "--retries", "2"]
     codes: list[int] = []
     runner = threading.Thread(target=lambda: codes.append(main(argv)), daemon=True)
@@ -175,7 +192,7 @@ def test_a_worker_node_killed_mid_run_loses_no_shard_and_its_shards_are_reported
     start = 0 if printed.startswith("{\n") else printed.index("\n{\n") + 1
     summary, _ = json.JSONDecoder().raw_decode(printed[start:])  # and may come after it
     assert codes == [0], summary["failures"]
-    assert files(out / "scores") == files(local / "scores")  # no shard lost, the same bytes
+    assert on_s3(server, f"{out}/scores") == files(local / "scores")  # no shard lost, the same bytes
     retried = summary["retried"]
     assert len(retried) == WORKER_CPUS  # the two shards the lost node's actors held, started twice
     assert set(retried.values()) == {2}
