@@ -120,7 +120,7 @@ def test_cli_reports_one_error_and_exits_2(
 @pytest.mark.slow
 def test_a_trained_student_beats_chance_on_the_colour_task(tmp_path: Path) -> None:
     """The loop learns: a student trained on a 600-sample world pool for 8192 samples seen classifies the
-    colour task (6 classes, 120 test images: chance 16.7 %, one standard error 3.4 points) well above
+    colour task (12 classes, 120 test images: chance 8.3 %, one standard error 2.5 points) well above
     chance. Slow: about 90 CPU-seconds of training."""
     world = tmp_path / "world"
     generate(world, WorldConfig(samples=600, shard_size=300, seed=5, task_samples=120, tasks=("colour",)))
@@ -130,4 +130,4 @@ def test_a_trained_student_beats_chance_on_the_colour_task(tmp_path: Path) -> No
     api.train(str(world / "pool"), str(out), model="pairsift-tiny-world", seed=0, threads=1, **budget)
     record = api.evaluate(str(out), [str(task)], device="cpu").to_dict()
     assert record["details"]["colour"]["samples"] == 120
-    assert record["tasks"]["colour"] >= 0.3, record["tasks"]  # chance + 3.9 standard errors
+    assert record["tasks"]["colour"] >= 0.2, record["tasks"]  # chance + 4.6 standard errors

@@ -45,6 +45,9 @@ NO_FILTER = "no_filter"
 TASKS = ("shape", "colour", "count")
 #: the recipes of ``--quick``
 QUICK_METHODS = (NO_FILTER, "clipscore-30", "negcliploss-30")
+#: the papers' comparison (METHODS.md §7 and SIEVE) runs first, so that a partial run holds it; the other
+#: built-in recipes follow in name order
+FIRST = ("clipscore-30", "negcliploss-30", "negcliploss-normsim-inf", "sieve-clipscore", "normsim-d")
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,9 @@ class BenchConfig:
     retrieval_samples: int = 300
     methods: tuple[str, ...] = ()  #: empty: no_filter and every built-in recipe
     device: str = "auto"
-    workers: int = 1
+    workers: int = 0  #: data-loader processes per trainer (0: in the trainer's process; less memory)
     jobs: int = 2  #: students trained at once (each its own trainer process)
-    threads: int = 1  #: torch threads per trainer and for the evaluations (0: torch's default)
+    threads: int = 1  #: torch threads per trainer and of this process (0: torch's default)
 
     @classmethod
     def quick(cls, output: str, device: str = "auto") -> BenchConfig:
@@ -161,8 +164,11 @@ def prepare(config: BenchConfig) -> World:
 
 
 def grid(methods: tuple[str, ...], variables: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """The methods to run (``no_filter`` first, then the built-in recipes) and the skipped ones, by reason."""
-    names = [NO_FILTER, *builtin_names()] if not methods else list(methods)
+    """The methods to run (``no_filter`` first, then the built-in recipes, the papers' comparison
+    :data:`FIRST` ahead of the others) and the skipped ones, by reason."""
+    recipes = builtin_names()
+    ordered = [n for n in FIRST if n in recipes] + [n for n in recipes if n not in FIRST]
+    names = [NO_FILTER, *ordered] if not methods else list(methods)
     run, skipped = [], {}
     for name in names:
         if name == NO_FILTER:
@@ -263,6 +269,11 @@ def select_all(methods: list[str], w: World, bench: BenchResult) -> dict[str, st
 def run_bench(config: BenchConfig) -> BenchResult:
     """The whole bench into ``config.output``; reruns resume (every stage does). ``config.jobs`` students
     train at once, each trainer with ``config.threads`` torch threads."""
+    with _torch_threads(config.threads):
+        return _run(config)
+
+
+def _run(config: BenchConfig) -> BenchResult:
     start = time.perf_counter()
     w = prepare(config)
     methods, skipped = grid(config.methods, w.variables())
@@ -282,7 +293,7 @@ def run_bench(config: BenchConfig) -> BenchResult:
             bench.seconds = time.perf_counter() - start
             write_outputs(w.root, bench, config.to_dict())
 
-    with _torch_threads(config.threads), ThreadPoolExecutor(max(1, config.jobs)) as pool:
+    with ThreadPoolExecutor(max(1, config.jobs)) as pool:
         for future in [pool.submit(one, i) for i in range(len(jobs))]:
             future.result()
     bench.seconds = time.perf_counter() - start
@@ -292,7 +303,7 @@ def run_bench(config: BenchConfig) -> BenchResult:
 
 @contextmanager
 def _torch_threads(threads: int) -> Iterator[None]:
-    """This process's torch threads (the evaluations') while students train beside it."""
+    """This process's torch threads (embedding, captioning, scoring, the evaluations) for the bench."""
     import torch
 
     before = torch.get_num_threads()
