@@ -69,6 +69,9 @@ def main() -> None:
     p.add_argument("--methods", nargs="*", help="default: the whole grid")
     args = p.parse_args()
     config = BenchConfig(args.out, samples=args.samples, device="cpu")
+    import torch
+
+    torch.set_num_threads(config.threads)  # as pairsift bench does (one thread: see docs/bench.md)
     rows: list[dict[str, Any]] = []
 
     w, wall, cpu = measured(lambda: prepare(config))
@@ -95,7 +98,7 @@ def main() -> None:
                     samples_seen=n,
                     checkpoints=1,
                     batch_size=args.batch_size,
-                    workers=1,
+                    workers=config.workers,
                     threads=t,
                     device="cpu",
                 )
