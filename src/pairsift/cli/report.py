@@ -14,7 +14,12 @@ def add_parser(sub: Any) -> None:
         "correlations and overlaps are exact over all rows; the scatter plot and the random galleries use "
         "bounded samples, so the file stays a few MB for any pool size.",
     )
-    p.add_argument("run_dir", help="run directory written by `pairsift score`")
+    p.add_argument(
+        "run_dir",
+        help="run directory written by `pairsift score`; a folder with a bench.json "
+        "(`pairsift bench -o OUT`) gets the bench's table and plot, as its own page when it holds no "
+        "score tables",
+    )
     p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
     p.add_argument(
         "--subset",
@@ -69,9 +74,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     summary = build_report(config)
+    if summary.rows == 0 and summary.bench:
+        print(f"wrote {summary.output} (the bench: {summary.bench} results) in {summary.seconds:.1f}s")
+        return 0
     extras = [f"{summary.thumbnails} thumbnails" if summary.images else "text-only cards"]
     if summary.labels:
         extras.append(f"labels from {summary.labels}")
+    if summary.bench:
+        extras.append(f"the bench's {summary.bench} results")
     print(
         f"wrote {summary.output} ({summary.bytes / 1e6:.2f} MB, {summary.rows:,} rows, "
         f"{len(summary.subsets)} subsets, {', '.join(extras)}) in {summary.seconds:.1f}s"

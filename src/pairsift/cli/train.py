@@ -48,6 +48,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--workers", type=int, default=d.workers, help="data-loader processes (default %(default)s)"
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=d.threads,
+        help="torch CPU threads of the trainer (OMP_NUM_THREADS; default: torch's own)",
+    )
     p.add_argument("--device", default=d.device, help="cpu, cuda or auto (default)")
     p.add_argument(
         "--precision", default=d.precision, help="open_clip's --precision (default: amp on CUDA, fp32)"
@@ -75,6 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         seed=args.seed,
         workers=args.workers,
+        threads=args.threads,
         device=args.device,
         precision=args.precision,
         nproc=args.nproc,

@@ -12,6 +12,7 @@ from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
 from pairsift.io.location import output_path
 from pairsift.io.sources import POOL_MANIFEST
+from pairsift.report.bench import BENCH_FILE, BenchData, bench_context, bench_page, read_bench
 from pairsift.report.cards import build_cards
 from pairsift.report.config import ReportConfig
 from pairsift.report.duplicates import decontamination_galleries, duplicate_galleries
@@ -39,11 +40,18 @@ class ReportSummary:
     labels: str | None = None
     cards: int = 0
     thumbnails: int = 0
+    bench: int = 0  #: bench.json entries shown (the bench's section or page)
 
 
 def build_report(config: ReportConfig) -> ReportSummary:
-    """Write the report of ``config.run_dir`` to ``config.output`` (atomically) and say what it holds."""
+    """Write the report of ``config.run_dir`` to ``config.output`` (atomically) and say what it holds.
+
+    A folder with a ``bench.json`` (``pairsift bench``'s output) gets the bench's section: the table and
+    the plot; when it holds no score tables, the page is the bench's alone."""
     start = time.perf_counter()
+    bench = read_bench(config.run_dir)
+    if bench is not None and not (output_path(config.run_dir) / "scores").is_dir():
+        return _bench_report(config, bench, start)
     info = read_run_info(config.run_dir)
     axes = info.scatter_axes(config.scatter)  # check --scatter before the long passes
     subsets = list(config.subsets) if config.subsets is not None else discover_subsets(config.run_dir)
@@ -58,7 +66,9 @@ def build_report(config: ReportConfig) -> ReportSummary:
     images = ImageShards(images_url, config.thumbnail) if images_url else None
     cards = build_cards(data, images)
     notes = _notes(data, config, images_url, labels_url, axes)
-    html = render(context(data, cards, config, notes)).encode("utf-8")
+    page = context(data, cards, config, notes)
+    page["bench"] = bench_context(bench) if bench is not None else None
+    html = render(page).encode("utf-8")
     atomic_write(output_path(config.output), lambda fh: fh.write(html))
     summary = ReportSummary(
         output=str(config.output),
@@ -70,9 +80,18 @@ def build_report(config: ReportConfig) -> ReportSummary:
         labels=labels_url,
         cards=len(cards),
         thumbnails=sum(1 for c in cards.values() if c.image is not None and c.image.uri),
+        bench=len(bench.results) if bench is not None else 0,
     )
     logger.info("report %s: %.2f MB in %.1fs", summary.output, summary.bytes / 1e6, summary.seconds)
     return summary
+
+
+def _bench_report(config: ReportConfig, bench: BenchData, start: float) -> ReportSummary:
+    html = bench_page(bench).encode("utf-8")
+    atomic_write(output_path(config.output), lambda fh: fh.write(html))
+    seconds = time.perf_counter() - start
+    logger.info("report %s: the bench of %s (%s)", config.output, config.run_dir, BENCH_FILE)
+    return ReportSummary(str(config.output), len(html), seconds, rows=0, bench=len(bench.results))
 
 
 def find_images(info: RunInfo, given: str | None) -> str | None:

@@ -67,7 +67,7 @@ details > summary { cursor: pointer; font-weight: 600; margin: 10px 0 6px; }
 <nav>
 <a href="#overview">Overview</a><a href="#scores">Scores</a>{% if selections %}<a href="#selections">Selections</a>{% endif %}
 <a href="#relations">Relations</a>{% if overlap %}<a href="#overlap">Overlap</a>{% endif %}{% if labels %}<a href="#labels">Labels</a>{% endif %}
-<a href="#galleries">Galleries</a><a href="#notes">Notes</a>
+{% if bench %}<a href="#bench">Bench</a>{% endif %}<a href="#galleries">Galleries</a><a href="#notes">Notes</a>
 </nav>
 <main>
 <section id="overview">
@@ -161,6 +161,16 @@ details > summary { cursor: pointer; font-weight: 600; margin: 10px 0 6px; }
 {% endfor %}</table>
 {% if labels.unlabelled %}<p class="note">{{ "{:,}".format(labels.unlabelled) }} rows have no label.</p>{% endif %}
 </div>
+</section>
+{% endif %}
+
+{% if bench %}
+<section id="bench">
+<h2>Bench: zero-shot accuracy of a student trained on each subset</h2>
+<div class="panel"><pre>{{ bench.table }}</pre></div>
+<div class="panel"><h3>Average accuracy per method (dots: seeds; bar: mean; line: ± std)</h3>{{ bench.chart }}</div>
+{% if bench.kinds %}<div class="panel"><h3>Share of each kind of sample each subset keeps (world labels)</h3><pre>{{ bench.kinds }}</pre></div>{% endif %}
+{% if bench.skipped %}<div class="panel"><h3>Recipes not in the grid</h3><ul>{% for name, reason in bench.skipped %}<li><code>{{ name }}</code>: {{ reason }}</li>{% endfor %}</ul></div>{% endif %}
 </section>
 {% endif %}
 

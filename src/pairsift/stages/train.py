@@ -45,6 +45,8 @@ RECORD = "train.json"
 LOG = "train.log"
 RUN_NAME = "run"
 WORKER = "pairsift.stages.train_worker"
+#: settings that change how a run is executed, not what it trains: a rerun may change them
+RUN_ONLY = ("workers", "threads", "device", "output")
 LATEST = "epoch_latest.pt"
 
 
@@ -69,6 +71,7 @@ class TrainConfig:
     warmup: int = 10  #: warm-up steps
     seed: int = 0
     workers: int = 1  #: data-loader processes per trainer process
+    threads: int = 0  #: torch CPU threads of the trainer (OMP_NUM_THREADS); 0: torch's default
     device: str = "auto"
     precision: str = "auto"  #: open_clip's --precision; auto = amp on CUDA, fp32 on CPU
     nproc: int = 1  #: trainer processes (> 1: launched with torchrun, one per GPU)
@@ -79,8 +82,10 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        if self.workers < 0 or self.warmup < 0:
-            raise ConfigError(f"workers and warmup must be >= 0, got {self.workers}, {self.warmup}")
+        if self.workers < 0 or self.warmup < 0 or self.threads < 0:
+            raise ConfigError(
+                f"workers, warmup and threads must be >= 0, got {self.workers}, {self.warmup}, {self.threads}"
+            )
         per_epoch = self.samples_seen // self.checkpoints
         if per_epoch < self.global_batch:
             raise ConfigError(
@@ -140,7 +145,7 @@ def train(config: TrainConfig) -> TrainSummary:
     if resumed < config.checkpoints:
         if resumed:
             logger.info("resuming %s from epoch %d of %d", out, resumed, config.checkpoints)
-        _launch(command(config, out / "model", args), out / LOG)
+        _launch(command(config, out / "model", args), out / LOG, config.threads)
     checkpoint = latest_checkpoint(out)
     epochs = checkpoint_epoch(checkpoint)
     if epochs != config.checkpoints:
@@ -157,7 +162,7 @@ def _check_rerun(out: Path, config: TrainConfig) -> None:
         return
     before = json.loads(path.read_text())["config"]
     now = config.to_dict()
-    changed = sorted(k for k in now if before.get(k) != now[k] and k not in ("workers", "device", "output"))
+    changed = sorted(k for k in now if before.get(k) != now[k] and k not in RUN_ONLY)
     if changed:
         raise RunConfigError(
             f"{out}: trained before with other settings ({', '.join(changed)}); use a new output directory"
@@ -287,9 +292,11 @@ def command(config: TrainConfig, model_dir: Path, args: list[str]) -> list[str]:
     return [*launcher, str(model_dir), *args]
 
 
-def _launch(cmd: list[str], log: Path) -> None:
+def _launch(cmd: list[str], log: Path, threads: int = 0) -> None:
     logger.info("training: %s (log: %s)", " ".join(cmd[:3]), log)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with log.open("ab") as fh:
         code = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False).returncode
     if code != 0:

@@ -60,12 +60,19 @@ def _add_bench(sub: Any) -> None:
         help="a method (no_filter or a recipe); repeat (default: all)",
     )
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--jobs", type=int, default=d.jobs, help="students trained at once (default %(default)s)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=d.threads,
+        help="torch threads per trainer and for the evaluations; 0: torch's default (default %(default)s)",
+    )
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from pairsift.report.bench import format_kinds, format_table
     from pairsift.world.bench import BenchConfig, run_bench
-    from pairsift.world.bench_table import format_kinds, format_table
 
     if args.quick:
         config = BenchConfig.quick(args.output, device=args.device)
@@ -79,6 +86,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             methods=tuple(args.method),
             device=args.device,
+            jobs=args.jobs,
+            threads=args.threads,
         )
     bench = run_bench(config)
     skipped = [f"skipped {name}: {reason}" for name, reason in bench.skipped.items()]
