@@ -82,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--num-workers", default="0,1", help="comma-separated DataLoader worker counts")
+    parser.add_argument(
+        "--threads",
+        default=None,
+        help="comma-separated torch thread counts of the model's process (default: torch's)",
+    )
     parser.add_argument("--tmpdir", default=None)
     parser.add_argument("--profile", action="store_true", help="time each step alone first (see above)")
     args = parser.parse_args(argv)
@@ -99,10 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.profile:
             profile(open_raw_input(str(world / "pool")), encoder, args.batch_size)
-        for workers in (int(w) for w in args.num_workers.split(",")):
+        thread_counts = (
+            [int(t) for t in args.threads.split(",")] if args.threads else [torch.get_num_threads()]
+        )
+        runs = [(w, t) for w in (int(w) for w in args.num_workers.split(",")) for t in thread_counts]
+        for workers, threads in runs:
             config = EmbedConfig(
                 input=str(world / "pool"),
-                output=str(Path(tmp) / f"pool-{workers}"),
+                output=str(Path(tmp) / f"pool-{workers}-{threads}"),
                 model=args.model,
                 batch_size=args.batch_size,
                 device=args.device,
@@ -110,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
                 num_workers=workers,
             )
             start = time.perf_counter()
-            summary = embed(config, encoder=encoder)
+            with torch_threads(threads):
+                summary = embed(config, encoder=encoder)
             seconds = time.perf_counter() - start
             rate = summary.rows / seconds
-            print(f"num_workers={workers}: {summary.rows} rows in {seconds:.1f}s = {rate:,.0f} images/s")
+            run = f"num_workers={workers} threads={threads}"
+            print(f"{run}: {summary.rows} rows in {seconds:.1f}s = {rate:,.0f} images/s")
             print(f"  statuses {summary.statuses}")
     return 0
 
