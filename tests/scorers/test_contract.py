@@ -77,7 +77,9 @@ def damaged_batch() -> EmbeddingBatch:
 
 
 def test_registry_holds_every_scorer():
-    assert set(PARAMS) == set(SCORERS.names())
+    # the built-in ones: a plugin loaded by another test (tests.engines.gated_scorer) may sit beside them
+    builtin = {n for n in SCORERS.names() if SCORERS.get(n).__module__.startswith("pairsift.")}
+    assert set(PARAMS) == builtin
 
 
 @pytest.mark.parametrize("kind", sorted(PARAMS))

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from pairsift.errors import InputError
 from pairsift.io.score_tables import read_score_schema
+from pairsift.progress import track
 from pairsift.select.exact_top_k import BINS, Cut, choose_ties, streaming_key, unsortable
 from pairsift.select.passes import CountOp, HistogramOp, KeysOp, Op, SelectPass, ShardFilter, TiesOp
 from pairsift.select.step import Step
@@ -83,6 +84,7 @@ class MappedSelection:
         self.base = tables.total
         self.filters: list[ShardFilter] = []
         self.passes = 0
+        self.desc = "selecting"  #: the progress display's label for the passes that follow
         self._steps: list[tuple[int, Step]] = []
         self._counts: list[int] = []  # rows kept after each filter, as far as a pass has counted
 
@@ -97,7 +99,8 @@ class MappedSelection:
         task = SelectPass(self.run_dir, tuple(self.filters), op)
         values: dict[str, Any] = {}
         counts = np.zeros(len(self.filters), dtype=np.int64)
-        for outcome in self.engine.map(task, self.tables.shards):
+        outcomes = self.engine.map(task, self.tables.shards)
+        for outcome in track(outcomes, self.desc, total=len(self.tables.shards)):
             if outcome.failure is not None:
                 raise InputError(f"selection: shard {outcome.shard} failed: {outcome.failure.error}")
             result = outcome.result

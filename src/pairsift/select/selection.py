@@ -144,7 +144,9 @@ def _on_engine(
     selection = MappedSelection(tables, mapper, datacomp_threshold=config.datacomp_threshold)
     with mapper.session():  # the passes share the engine's workers
         for rule in rules:
+            selection.desc = f"selecting: {rule.describe()}"
             result.steps.append(rule.mapped(selection))
+        selection.desc = "selecting: writing the subset"
         keys = selection.kept_keys()
         selection.finish()
     for step in result.steps[1:]:
