@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pairsift.engines import Engine
 from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
 from pairsift.io.location import output_path
@@ -41,8 +42,11 @@ class ReportSummary:
     thumbnails: int = 0
 
 
-def build_report(config: ReportConfig) -> ReportSummary:
-    """Write the report of ``config.run_dir`` to ``config.output`` (atomically) and say what it holds."""
+def build_report(config: ReportConfig, engine: Engine | None = None) -> ReportSummary:
+    """Write the report of ``config.run_dir`` to ``config.output`` (atomically) and say what it holds.
+
+    ``engine`` runs the passes over the score tables (stage ``report``; default: this process); it
+    never changes a byte of the report."""
     start = time.perf_counter()
     info = read_run_info(config.run_dir)
     axes = info.scatter_axes(config.scatter)  # check --scatter before the long passes
@@ -54,7 +58,7 @@ def build_report(config: ReportConfig) -> ReportSummary:
     galleries = score_galleries(info, selections) + subset_galleries(selections, config.pair_subsets)
     galleries += duplicate_galleries(info, config.duplicate_groups) + decontamination_galleries(info)
     galleries.append(status_gallery())
-    data = gather(info, selections, galleries, labels, config)
+    data = gather(info, selections, galleries, labels, config, engine)
     images = ImageShards(images_url, config.thumbnail) if images_url else None
     cards = build_cards(data, images)
     notes = _notes(data, config, images_url, labels_url, axes)

@@ -45,6 +45,19 @@ class KBest:
             self.payload[name] = taken if current is None else np.concatenate([current, taken])
         self._trim()
 
+    def merge(self, other: KBest) -> None:
+        """Add the rows ``other`` kept (its shards' own numbers): the same rows, in the same order, as
+        :meth:`add` of all of its shards here, in any order of merging (ties are broken by position)."""
+        if not len(other):
+            return
+        self.keys = np.concatenate([self.keys, other.keys])
+        self.shards = np.concatenate([self.shards, other.shards])
+        self.rows = np.concatenate([self.rows, other.rows])
+        for name, values in other.payload.items():
+            current = self.payload.get(name)
+            self.payload[name] = values if current is None else np.concatenate([current, values])
+        self._trim()
+
     def _best(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The ``k`` of ``rows`` with the largest keys, earlier rows first among ties, in row order."""
         if not self.k:
