@@ -152,17 +152,17 @@ class HistogramPass(_TablePass):
     overlay: dict[str, int | None] = field(default_factory=dict)
 
     def __call__(self, shard: str) -> dict[str, Histogram]:
-        overlaid = any(bit is not None for bit in self.overlay.values())
-        table = self._read(shard, list(self.ranges) + ([UID_COLUMN] if overlaid else []))
-        patterns = (
-            membership_patterns(self.selections, *parse_uids(table.column(UID_COLUMN))) if overlaid else None
-        )
+        bits = sorted({bit for bit in self.overlay.values() if bit is not None})
+        table = self._read(shard, list(self.ranges) + ([UID_COLUMN] if bits else []))
+        held = {}
+        if bits:  # membership again, of the subsets drawn as kept only (the driver keeps nothing per row)
+            keys, ok = parse_uids(table.column(UID_COLUMN))
+            held = {bit: self.selections[bit].contains_keys(keys) & ok for bit in bits}
         out = {}
         for column, (low, high) in self.ranges.items():
             histogram = out[column] = Histogram(low, high, self.bins)
             bit = self.overlay.get(column)
-            kept = None if bit is None or patterns is None else (patterns >> bit) & 1 == 1
-            histogram.add(_floats(table.column(column)), kept)
+            histogram.add(_floats(table.column(column)), None if bit is None else held[bit])
         return out
 
 

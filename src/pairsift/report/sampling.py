@@ -48,14 +48,17 @@ class KBest:
     def merge(self, other: KBest) -> None:
         """Add the rows ``other`` kept (its shards' own numbers): the same rows, in the same order, as
         :meth:`add` of all of its shards here, in any order of merging (ties are broken by position)."""
-        if not len(other):
+        rows = np.arange(len(other))
+        if len(self.keys) == self.k:  # full: only keys that beat or tie the smallest kept can enter
+            rows = rows[other.keys >= self.keys[-1]] if self.k else rows[:0]
+        if not len(rows):
             return
-        self.keys = np.concatenate([self.keys, other.keys])
-        self.shards = np.concatenate([self.shards, other.shards])
-        self.rows = np.concatenate([self.rows, other.rows])
+        self.keys = np.concatenate([self.keys, other.keys[rows]])
+        self.shards = np.concatenate([self.shards, other.shards[rows]])
+        self.rows = np.concatenate([self.rows, other.rows[rows]])
         for name, values in other.payload.items():
             current = self.payload.get(name)
-            self.payload[name] = values if current is None else np.concatenate([current, values])
+            self.payload[name] = values[rows] if current is None else np.concatenate([current, values[rows]])
         self._trim()
 
     def _best(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
