@@ -45,7 +45,7 @@ def test_the_engine_section_of_a_recipe_is_typed_and_round_trips() -> None:
         ({"retries": -1}, "engine.retries must be an integer >= 0"),
         (
             {"resources": {"scoring": {}}},
-            "unknown stage 'scoring'; available: caption, embed, reshard, score, select",
+            "unknown stage 'scoring'; available: caption, embed, report, reshard, score, select",
         ),
         ({"resources": {"score": {"gpus": 1.5}}}, "more than one GPU must be a whole number"),
         ({"resources": {"score": {"cpus": 0}}}, r"engine.resources.score.cpus must be a number > 0"),

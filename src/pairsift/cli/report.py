@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pairsift.cli.options import add_engine_arguments, engine_config
+from pairsift.engines import make_engine
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -53,6 +56,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--bins", type=int, default=60, help="histogram bins (default 60)")
     p.add_argument("--seed", type=int, default=0, help="seed of the row sample (default 0)")
+    add_engine_arguments(p)  # the passes over the score tables: one table per task
     p.set_defaults(func=cmd_report)
 
 
@@ -73,7 +77,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         bins=args.bins,
         seed=args.seed,
     )
-    summary = build_report(config)
+    summary = build_report(config, make_engine(engine_config(args, "report"), "report"))
     if summary.rows == 0 and summary.bench:
         print(f"wrote {summary.output} (the bench: {summary.bench} results) in {summary.seconds:.1f}s")
         return 0

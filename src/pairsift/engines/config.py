@@ -8,7 +8,7 @@ In a recipe::
       address: null          # ray: null = Ray's own resolution (RAY_ADDRESS, a `ray start` cluster on
                              # this machine, else a new local Ray); "auto", "ray://head:10001", "local"
       retries: 2             # extra attempts of a failed shard before it is reported
-      resources:             # per stage: score, embed, caption, reshard, select
+      resources:             # per stage: score, embed, caption, reshard, select, report
         score: {cpus: 2, gpus: 0.25, actors: 16}
         embed: {cpus: 5, gpus: 1, batch_size: 512}
 
@@ -37,6 +37,7 @@ STAGES: dict[str, str | None] = {
     "caption": "captions are seeded per batch, so the batch size is the caption step's own batch_size option",
     "reshard": "resharding runs no model",
     "select": "selection runs no model (each task holds one score table)",
+    "report": "the report's statistics run no model (each task holds one score table)",
 }
 
 

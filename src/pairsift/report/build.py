@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pairsift.engines import Engine
 from pairsift.errors import InputError
 from pairsift.io.fs import atomic_write
 from pairsift.io.location import output_path
@@ -43,11 +44,13 @@ class ReportSummary:
     bench: int = 0  #: bench.json entries shown (the bench's section or page)
 
 
-def build_report(config: ReportConfig) -> ReportSummary:
+def build_report(config: ReportConfig, engine: Engine | None = None) -> ReportSummary:
     """Write the report of ``config.run_dir`` to ``config.output`` (atomically) and say what it holds.
 
-    A folder with a ``bench.json`` (``pairsift bench``'s output) gets the bench's section: the table and
-    the plot; when it holds no score tables, the page is the bench's alone."""
+    ``engine`` runs the passes over the score tables (stage ``report``; default: this process); it
+    never changes a byte of the report. A folder with a ``bench.json`` (``pairsift bench``'s output)
+    gets the bench's section: the table and the plot; when it holds no score tables, the page is the
+    bench's alone."""
     start = time.perf_counter()
     bench = read_bench(config.run_dir)
     if bench is not None and not (output_path(config.run_dir) / "scores").is_dir():
@@ -62,7 +65,7 @@ def build_report(config: ReportConfig) -> ReportSummary:
     galleries = score_galleries(info, selections) + subset_galleries(selections, config.pair_subsets)
     galleries += duplicate_galleries(info, config.duplicate_groups) + decontamination_galleries(info)
     galleries.append(status_gallery())
-    data = gather(info, selections, galleries, labels, config)
+    data = gather(info, selections, galleries, labels, config, engine)
     images = ImageShards(images_url, config.thumbnail) if images_url else None
     cards = build_cards(data, images)
     notes = _notes(data, config, images_url, labels_url, axes)

@@ -23,6 +23,7 @@ from pairsift.io.location import read_parquet
 from pairsift.io.raw import TEXT_FIELDS
 from pairsift.progress import track
 from pairsift.report.gather import ReportData
+from pairsift.report.passes import membership_patterns
 from pairsift.report.thumbnails import ImageShards, Thumbnail
 from pairsift.uids import check_uid_type, parse_uids
 
@@ -82,7 +83,7 @@ def _score_rows(data: ReportData, index: int, rows: list[int]) -> list[Card]:
     keys, ok = parse_uids(table.column(UID_COLUMN))
     labels = data.labels
     codes = labels.codes(keys, ok) if labels is not None else None
-    patterns = data.patterns[index][rows]
+    patterns = membership_patterns(tuple(s.index for s in data.selections), keys, ok)
     cards = []
     for i, (row, record) in enumerate(zip(rows, records, strict=True)):
         cards.append(

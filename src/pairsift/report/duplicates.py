@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from pairsift.data import UID_COLUMN
-from pairsift.report.galleries import Gallery, Key, ShardView
+from pairsift.report.galleries import Gallery, ShardView
 from pairsift.report.run_info import RunInfo
 
 DUPLICATE_SUFFIX = "_duplicate_of"
@@ -78,8 +78,12 @@ def find_groups(info: RunInfo, column: str, groups: int) -> list[Group]:
     return list(found.values())
 
 
-def _group_key(group: Group) -> Key:
-    def key(view: ShardView) -> np.ndarray:
+@dataclass(frozen=True)
+class _GroupKey:
+    group: Group
+
+    def __call__(self, view: ShardView) -> np.ndarray:
+        group = self.group
         keys = np.full(len(view.scored), -np.inf)
         rows = group.rows.get(view.index)
         if rows is not None:
@@ -88,8 +92,6 @@ def _group_key(group: Group) -> Key:
             if kept is not None:
                 keys[rows[kept[rows] == 1]] = KEPT_KEY
         return keys
-
-    return key
 
 
 def duplicate_galleries(info: RunInfo, groups: int) -> list[Gallery]:
@@ -102,18 +104,19 @@ def duplicate_galleries(info: RunInfo, groups: int) -> list[Gallery]:
                     f"{column} duplicates",
                     f"{column} duplicate group of {group.kept}",
                     f"the kept sample first, then {group.removed} removed as its near-duplicates",
-                    _group_key(group),
+                    _GroupKey(group),
                 )
             )
     return out
 
 
-def _flagged(column: str) -> Key:
-    def key(view: ShardView) -> np.ndarray:
-        flagged = view.values[f"{column}_flagged"] == 1
-        return np.where(flagged, view.values[column].astype(np.float64), -np.inf)
+@dataclass(frozen=True)
+class _Flagged:
+    column: str
 
-    return key
+    def __call__(self, view: ShardView) -> np.ndarray:
+        flagged = view.values[f"{self.column}_flagged"] == 1
+        return np.where(flagged, view.values[self.column].astype(np.float64), -np.inf)
 
 
 def decontamination_galleries(info: RunInfo) -> list[Gallery]:
@@ -124,7 +127,7 @@ def decontamination_galleries(info: RunInfo) -> list[Gallery]:
             f"{column} hits",
             f"pool samples flagged as near-duplicates of a test image, most similar first "
             f"({column}_match: the test image's row in the target file)",
-            _flagged(column),
+            _Flagged(column),
         )
         for column in decontamination_columns(info)
     ]

@@ -29,6 +29,8 @@ class ShardView:
     priority: np.ndarray  #: uniform random numbers, the sampling key
 
 
+#: a row's key in a gallery; picklable (a module-level function or a small dataclass), since the
+#: report's engine tasks apply it to their shard
 Key = Callable[[ShardView], np.ndarray]
 
 
@@ -45,18 +47,32 @@ def _masked(priority: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, priority, -np.inf)
 
 
-def _best(column: str, sign: float) -> Key:
-    return lambda view: sign * view.values[column].astype(np.float64)
+@dataclass(frozen=True)
+class _Best:
+    column: str
+    sign: float
+
+    def __call__(self, view: ShardView) -> np.ndarray:
+        return self.sign * view.values[self.column].astype(np.float64)
 
 
-def _near(column: str, threshold: float) -> Key:
-    return lambda view: -np.abs(view.values[column].astype(np.float64) - threshold)
+@dataclass(frozen=True)
+class _Near:
+    column: str
+    threshold: float
+
+    def __call__(self, view: ShardView) -> np.ndarray:
+        return -np.abs(view.values[self.column].astype(np.float64) - self.threshold)
 
 
-def _kept_not(a: int, b: int) -> Key:
-    return lambda view: _masked(
-        view.priority, ((view.patterns >> a) & 1 == 1) & ((view.patterns >> b) & 1 == 0)
-    )
+@dataclass(frozen=True)
+class _KeptNot:
+    a: int
+    b: int
+
+    def __call__(self, view: ShardView) -> np.ndarray:
+        held = ((view.patterns >> self.a) & 1 == 1) & ((view.patterns >> self.b) & 1 == 0)
+        return _masked(view.priority, held)
 
 
 def _not_scored(view: ShardView) -> np.ndarray:
@@ -70,8 +86,8 @@ def score_galleries(info: RunInfo, selections: list[Selection]) -> list[Gallery]
         sign = 1.0 if info.higher_is_better(column) else -1.0
         way = "highest" if sign > 0 else "lowest"
         other = "lowest" if sign > 0 else "highest"
-        galleries.append(Gallery(column, f"best by {column}", f"the {way} values", _best(column, sign)))
-        galleries.append(Gallery(column, f"worst by {column}", f"the {other} values", _best(column, -sign)))
+        galleries.append(Gallery(column, f"best by {column}", f"the {way} values", _Best(column, sign)))
+        galleries.append(Gallery(column, f"worst by {column}", f"the {other} values", _Best(column, -sign)))
         cut = next(((s, t) for s in selections for t in s.thresholds.get(column, [])), None)
         if cut is not None:
             selection, threshold = cut
@@ -80,7 +96,7 @@ def score_galleries(info: RunInfo, selections: list[Selection]) -> list[Gallery]
                     column,
                     f"borderline of {column}",
                     f"nearest to {threshold.value:.4g}, where {selection.name} cut ({threshold.rule})",
-                    _near(column, threshold.value),
+                    _Near(column, threshold.value),
                 )
             )
     return galleries
@@ -94,7 +110,7 @@ def subset_galleries(selections: list[Selection], pairs_among: int) -> list[Gall
             "subsets",
             f"kept by {a.name}, dropped by {b.name}",
             "a uniform sample of those rows",
-            _kept_not(i, j),
+            _KeptNot(i, j),
         )
         for i, a in enumerate(first)
         for j, b in enumerate(first)

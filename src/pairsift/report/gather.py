@@ -1,31 +1,34 @@
 """Two streaming passes over a run's score tables gather everything the report shows.
 
-Pass 1 (one shard in memory at a time): statuses, per-column moments, Pearson correlations, subset
-membership (kept as one byte per row), overlap and label counts, the random row sample and every
-gallery's top-k. Pass 2: exact histograms, now that the ranges are known.
+Each pass is an engine task per table (:mod:`pairsift.report.passes`; local processes or Ray, one table
+in memory per task); the driver merges what they return. Pass 1: statuses, per-column moments, Pearson
+correlations, subset overlap and label counts, the random row sample and every gallery's top-k. Pass 2:
+exact histograms, now that the ranges are known. The driver holds the merged figures and the bounded
+samples, never a column of the pool; it folds the float sums in shard order, as one process reading
+table after table does, so every figure is the same to the last bit on any engine.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from pairsift.data import OK, STATUS_COLUMN, UID_COLUMN
+from pairsift.engines import Engine, EngineConfig, ShardTask, make_engine
 from pairsift.errors import InputError
-from pairsift.io.location import read_parquet, read_parquet_schema
 from pairsift.progress import track
 from pairsift.report.config import ReportConfig
-from pairsift.report.galleries import Gallery, ShardView
+from pairsift.report.galleries import Gallery
 from pairsift.report.labels import LabelIndex
+from pairsift.report.passes import HistogramPass, ShardStats, StatsPass, Sums
 from pairsift.report.run_info import RunInfo
 from pairsift.report.sampling import KBest
 from pairsift.report.selections import Selection
-from pairsift.report.stats import Correlation, Histogram, LabelCounts, Moments, Overlap, spearman
-from pairsift.uids import parse_uids
+from pairsift.report.stats import Histogram, LabelCounts, Moments, Overlap, spearman
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -44,7 +47,6 @@ class ReportData:
     sample: KBest = field(default_factory=lambda: KBest(0))
     overlap: Overlap = field(default_factory=lambda: Overlap(0))
     label_counts: LabelCounts | None = None
-    patterns: dict[int, np.ndarray] = field(default_factory=dict)  #: shard index -> membership bits
 
 
 def gather(
@@ -53,77 +55,52 @@ def gather(
     galleries: list[Gallery],
     labels: LabelIndex | None,
     config: ReportConfig,
+    engine: Engine | None = None,
 ) -> ReportData:
+    """Both passes on ``engine`` (stage ``report``; default: this process), merged."""
+    engine = engine or make_engine(EngineConfig(), "report")
     data = ReportData(info, selections, galleries, labels)
-    data.moments = {c: Moments() for c in info.scores}
     data.sample = KBest(config.sample)
-    data.overlap = Overlap(len(selections))
-    if labels is not None:
-        data.label_counts = LabelCounts(len(labels.names), len(selections))
     for gallery in galleries:
         gallery.picks = KBest(config.cards)
-    correlation = Correlation(len(info.scores))
-    statuses: Counter[str] = Counter()
-    shards = info.shards
-    for index, shard in enumerate(track(shards, "report: reading score tables")):
-        view = _first_pass(data, index, shard, statuses, config)
-        correlation.add([view.values[c] for c in info.scores])
-    data.statuses = dict(sorted(statuses.items()))
-    data.pearson = correlation.matrix()
-    data.spearman = spearman(data.sample.payload.get("values", np.zeros((0, len(info.scores)))))
-    _histograms(data, config.bins)
+    with engine.session():  # both passes share the engine's workers
+        sums = _first_pass(data, engine, config)
+        data.rows, data.statuses, data.moments = sums.rows, dict(sorted(sums.statuses.items())), sums.moments
+        data.overlap, data.label_counts = sums.overlap, sums.labels
+        data.pearson = sums.correlation.matrix()
+        data.spearman = spearman(data.sample.payload.get("values", np.zeros((0, len(info.scores)))))
+        _histograms(data, engine, config.bins)
     return data
 
 
-def _first_pass(
-    data: ReportData, index: int, shard: str, statuses: Counter[str], config: ReportConfig
-) -> ShardView:
-    info = data.info
-    need_uids = bool(data.selections) or data.labels is not None
-    columns = [STATUS_COLUMN, *info.scores] + ([UID_COLUMN] if need_uids else [])
-    table = _read(info, shard, columns)
-    status = table.column(STATUS_COLUMN)
-    for entry in pc.value_counts(status).to_pylist():
-        statuses[str(entry["values"])] += int(entry["counts"])
-    keys, ok = parse_uids(table.column(UID_COLUMN)) if need_uids else (np.zeros((0, 2), np.uint64), None)
-    patterns = _patterns(data.selections, keys, ok, table.num_rows)
-    data.rows += table.num_rows
-    data.patterns[index] = patterns
-    data.overlap.add(patterns)
-    if data.label_counts is not None and data.labels is not None and ok is not None:
-        codes = data.labels.codes(keys, ok)
-        data.label_counts.add(codes, patterns)
-    values = {c: _floats(table.column(c)) for c in info.scores}
-    for c in info.scores:
-        data.moments[c].add(values[c])
-    rng = np.random.default_rng([config.seed, index])
-    view = ShardView(
-        index=index,
-        name=shard,
-        values=values,
-        scored=np.asarray(pc.equal(status, OK).to_numpy(zero_copy_only=False), dtype=bool),
-        patterns=patterns,
-        priority=rng.random(table.num_rows),
+def _first_pass(data: ReportData, engine: Engine, config: ReportConfig) -> Sums:
+    info, subsets = data.info, tuple(s.index for s in data.selections)
+    task = StatsPass(
+        str(info.tables.run.path),
+        subsets,
+        tuple(info.scores),
+        data.labels,
+        tuple(g.key for g in data.galleries),
+        config.sample,
+        config.cards,
+        config.seed,
     )
-    matrix = (
-        np.stack([values[c] for c in info.scores], axis=1) if info.scores else np.zeros((table.num_rows, 0))
-    )
-    data.sample.add(index, view.priority, {"values": matrix, "patterns": patterns})
-    for gallery in data.galleries:
-        gallery.picks.add(index, gallery.key(view))
-    return view
+    labels = None if data.labels is None else len(data.labels.names)
+    total = Sums.empty(tuple(info.scores), len(subsets), labels)
+
+    def samples_first(stats: ShardStats) -> tuple[int, Sums]:
+        data.sample.merge(stats.sample)  # samples merge in any order: only the sums wait for their turn
+        for gallery, picks in zip(data.galleries, stats.picks, strict=True):
+            gallery.picks.merge(picks)
+        return stats.index, stats.sums
+
+    results = _run(engine, task, info.shards, "report: reading score tables")
+    for sums in in_order(map(samples_first, results)):
+        total.merge(sums)
+    return total
 
 
-def _patterns(selections: list[Selection], keys: np.ndarray, ok: np.ndarray | None, rows: int) -> np.ndarray:
-    patterns = np.zeros(rows, dtype=np.uint8)
-    for bit, selection in enumerate(selections):
-        assert ok is not None
-        held = selection.index.contains_keys(keys) & ok
-        patterns |= held.astype(np.uint8) << np.uint8(bit)
-    return patterns
-
-
-def _histograms(data: ReportData, bins: int) -> None:
+def _histograms(data: ReportData, engine: Engine, bins: int) -> None:
     info = data.info
     for c in info.scores:
         m = data.moments[c]
@@ -132,12 +109,35 @@ def _histograms(data: ReportData, bins: int) -> None:
             data.overlay[c] = _overlay(data.selections, c)
     if not data.histograms:
         return
-    for index, shard in enumerate(track(info.shards, "report: histograms")):
-        table = _read(info, shard, list(data.histograms))
+    ranges = {c: (h.low, h.high) for c, h in data.histograms.items()}
+    subsets = tuple(s.index for s in data.selections)
+    task = HistogramPass(str(info.tables.run.path), subsets, ranges, bins, dict(data.overlay))
+    for counts in _run(engine, task, info.shards, "report: histograms"):
         for c, histogram in data.histograms.items():
-            bit = data.overlay[c]
-            kept = None if bit is None else (data.patterns[index] >> bit) & 1 == 1
-            histogram.add(_floats(table.column(c)), kept)
+            histogram.merge(counts[c])
+
+
+def _run(engine: Engine, task: ShardTask[T], shards: Sequence[str], desc: str) -> Iterator[T]:
+    """The task's results over ``shards`` (completion order); a failed table is an error naming it."""
+    for outcome in track(engine.map(task, shards), desc, total=len(shards)):
+        if outcome.failure is not None:
+            raise InputError(f"report: shard {outcome.shard} failed: {outcome.failure.error}")
+        assert outcome.result is not None
+        yield outcome.result
+
+
+def in_order(items: Iterator[tuple[int, T]]) -> Iterator[T]:
+    """The items of positions 0, 1, 2, ... in that order, each as soon as every earlier one has come
+    (what waits is only what came early)."""
+    waiting: dict[int, T] = {}
+    position = 0
+    for index, item in items:
+        waiting[index] = item
+        while position in waiting:
+            yield waiting.pop(position)
+            position += 1
+    if waiting:
+        raise ValueError(f"positions {sorted(waiting)} came, but not position {position}")
 
 
 def _overlay(selections: list[Selection], column: str) -> int | None:
@@ -146,23 +146,3 @@ def _overlay(selections: list[Selection], column: str) -> int | None:
         if column in s.thresholds:
             return i
     return 0 if selections else None
-
-
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float32)
-
-
-def _read(info: RunInfo, shard: str, columns: list[str]) -> pa.Table:
-    path = info.tables.paths[shard]
-    try:
-        names = read_parquet_schema(path).names
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise InputError(
-                f"{path}: missing column(s) {missing} (found {names}); a run's score tables share one schema"
-            )
-        return read_parquet(path, columns=columns)
-    except InputError:
-        raise
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise InputError(f"{path}: cannot read score table: {exc}") from exc

@@ -6,6 +6,7 @@ Labels are looked up by uid: 16 bytes per labelled sample plus one small integer
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -35,6 +36,13 @@ class LabelIndex:
         self.haystack = needles[order]
         self.labels = labels[order]
         self.names = names
+        self.source: tuple[str, str] | None = None  #: (labels file, column), when read from one
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickled (for the report's engine tasks) as its file and column, read again where unpickled."""
+        if self.source is None:
+            return super().__reduce_ex__(protocol)
+        return (LabelIndex.read, self.source)
 
     @classmethod
     def read(cls, path: str | Path, column: str = DEFAULT_COLUMN) -> LabelIndex:
@@ -53,7 +61,9 @@ class LabelIndex:
         names = sorted(set(text[ok].tolist()))
         lookup = {name: i for i, name in enumerate(names)}
         codes = np.fromiter((lookup.get(t, -1) for t in text), dtype=np.int16, count=len(text))
-        return cls(keys[ok], codes[ok], names)
+        index = cls(keys[ok], codes[ok], names)
+        index.source = (str(path), column)
+        return index
 
     def codes(self, keys: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """Label number of each ``(n, 2)`` uid key; -1 for unlabelled or malformed uids."""

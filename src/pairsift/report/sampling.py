@@ -45,6 +45,22 @@ class KBest:
             self.payload[name] = taken if current is None else np.concatenate([current, taken])
         self._trim()
 
+    def merge(self, other: KBest) -> None:
+        """Add the rows ``other`` kept (its shards' own numbers): the same rows, in the same order, as
+        :meth:`add` of all of its shards here, in any order of merging (ties are broken by position)."""
+        rows = np.arange(len(other))
+        if len(self.keys) == self.k:  # full: only keys that beat or tie the smallest kept can enter
+            rows = rows[other.keys >= self.keys[-1]] if self.k else rows[:0]
+        if not len(rows):
+            return
+        self.keys = np.concatenate([self.keys, other.keys[rows]])
+        self.shards = np.concatenate([self.shards, other.shards[rows]])
+        self.rows = np.concatenate([self.rows, other.rows[rows]])
+        for name, values in other.payload.items():
+            current = self.payload.get(name)
+            self.payload[name] = values[rows] if current is None else np.concatenate([current, values[rows]])
+        self._trim()
+
     def _best(self, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The ``k`` of ``rows`` with the largest keys, earlier rows first among ties, in row order."""
         if not self.k:

@@ -52,10 +52,21 @@ class Membership:
     subset uids sharing their high bits (rare for random uids) are resolved by :class:`SubsetIndex`.
     """
 
-    def __init__(self, subset: np.ndarray) -> None:
+    def __init__(self, subset: np.ndarray, source: str | None = None) -> None:
         self.hi = np.ascontiguousarray(subset["f0"])  # 16 bytes per subset uid in all
         self.lo = np.ascontiguousarray(subset["f1"])
         self._index: SubsetIndex | None = None
+        self.source = source  #: the subset file's URL, when read from one
+
+    @classmethod
+    def read(cls, url: str) -> Membership:
+        return cls(read_subset(output_path(url), mmap=True), url)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickled (for the report's engine tasks) as its file's URL, read again where unpickled."""
+        if self.source is None:
+            return super().__reduce_ex__(protocol)
+        return (Membership.read, (self.source,))
 
     def contains_keys(self, keys: np.ndarray) -> np.ndarray:
         """Membership of ``(n, 2)`` uint64 ``(hi, lo)`` keys."""
@@ -97,8 +108,8 @@ class Selection:
 def load_selection(path: str | Path | Location) -> Selection:
     """Read a subset file (any fsspec URL) and, if present, its ``<file>.json`` record."""
     path = output_path(path)
-    subset = read_subset(path, mmap=True)
-    selection = Selection(path.stem, path, Membership(subset), len(subset))
+    index = Membership.read(str(path))
+    selection = Selection(path.stem, path, index, len(index.hi))
     record_path = path.parent / (path.name + ".json")
     if record_path.is_file():
         _apply_record(selection, _read_record(record_path), record_path)

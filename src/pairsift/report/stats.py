@@ -7,6 +7,10 @@
   finite (sums of products in float64);
 - :class:`Overlap`: rows per membership pattern (which of the subsets hold the row);
 - :class:`LabelCounts`: rows per label, and kept rows per label for each subset.
+
+Each is fed one shard (an engine task), then merged into the driver's (``merge``): counts, minima and
+maxima in any order, the float sums in shard order, so the merged figures are the ones one process
+adding shard after shard gets, to the last bit.
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ class Moments:
             self.low, self.high = min(self.low, float(v.min())), max(self.high, float(v.max()))
             self.total += float(v.sum())
             self.squares += float(np.dot(v, v))
+
+    def merge(self, other: Moments) -> None:
+        self.finite += other.finite
+        self.nonfinite += other.nonfinite
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+        self.total += other.total
+        self.squares += other.squares
 
     @property
     def mean(self) -> float:
@@ -72,6 +83,10 @@ class Histogram:
         if kept is not None:
             self.kept += np.bincount(index[kept[ok]], minlength=self.bins)
 
+    def merge(self, other: Histogram) -> None:
+        self.counts += other.counts
+        self.kept += other.kept
+
     def _index(self, v: np.ndarray) -> np.ndarray:
         span = self.high - self.low
         if span <= 0:
@@ -100,6 +115,15 @@ class Correlation:
                 self.sxx[i, j] += np.dot(a, a)
                 self.syy[i, j] += np.dot(b, b)
                 self.sxy[i, j] += np.dot(a, b)
+
+    def merge(self, other: Correlation) -> None:
+        self.n += other.n
+        for mine, theirs in zip(self.sums, other.sums, strict=True):
+            mine += theirs
+
+    @property
+    def sums(self) -> tuple[np.ndarray, ...]:
+        return self.sx, self.sy, self.sxx, self.syy, self.sxy
 
     def matrix(self) -> np.ndarray:
         """Symmetric ``(m, m)`` correlations; NaN where fewer than 2 rows or a column is constant."""
@@ -159,6 +183,9 @@ class Overlap:
     def add(self, patterns: np.ndarray) -> None:
         self.counts += np.bincount(patterns, minlength=len(self.counts))
 
+    def merge(self, other: Overlap) -> None:
+        self.counts += other.counts
+
     def kept(self, i: int) -> int:
         """Rows held by subset ``i``."""
         return int(self.counts[(np.arange(len(self.counts)) >> i) & 1 == 1].sum())
@@ -185,6 +212,11 @@ class LabelCounts:
         for i in range(len(self.kept)):
             held = (patterns >> i) & 1 == 1
             self.kept[i] += np.bincount(codes[held], minlength=len(self.rows))
+
+    def merge(self, other: LabelCounts) -> None:
+        self.rows += other.rows
+        self.kept += other.kept
+        self.unlabelled += other.unlabelled
 
     def shares(self) -> np.ndarray:
         """``(subsets, labels)`` share of each label's rows that each subset keeps (NaN: no rows)."""
