@@ -10,7 +10,7 @@ Figures, all measured in one run:
 5. NormSim₂ speed-up over the direct n×N product (squared, summed, square-rooted);
 6. peak RSS of ``pairsift.stages.score.score`` over an on-disk DataComp-layout pool, in a subprocess;
 7. (``--only tiles``) one negCLIPLoss batch and one NormSim∞ block at each candidate tile side, the
-   measurement behind ``CPU_TILE`` and ``CPU_TILE_REDUCE`` in ``pairsift/device.py``.
+   measurement behind ``CPU_TILE``, ``CPU_REDUCE_ROWS`` and ``CPU_TILE_REDUCE`` in ``pairsift/device.py``.
 
 Usage::
 
@@ -65,9 +65,10 @@ GIB = 1024**3
 PARTS = ("gemm", "clip_score", "neg_clip_loss", "norm_sim_2", "norm_sim_inf", "norm_sim_d", "rss", "tiles")
 #: what runs without ``--only``: ``tiles`` (the tile-size sweep behind the device.py constants) is asked for
 DEFAULT_PARTS = PARTS[:-1]
-#: tile sides the ``tiles`` part tries for negCLIPLoss (CPU_TILE) and for NormSim (CPU_TILE_REDUCE)
+#: tile sides the ``tiles`` part tries for negCLIPLoss (CPU_TILE) and (rows, targets) for NormSim
+#: (CPU_REDUCE_ROWS, CPU_TILE_REDUCE)
 TILE_SIDES = (256, 512, 768, 1024, 1536)
-REDUCE_SIDES = (1024, 2048, 4096)
+REDUCE_SIDES = ((512, 4096), (1024, 2048), (1024, 4096), (2048, 2048))
 TILE_ROWS = 16_384
 #: parts whose figures are a fraction of the GEMM peak; they pull in ``gemm``
 NEEDS_PEAK = ("neg_clip_loss", "norm_sim_inf")
@@ -365,19 +366,20 @@ def part_tiles(bench: Bench) -> list[Row]:
     f, g = (torch.from_numpy(x) for x in image_text_pair(rng, m, s.dim))
     targets = torch.from_numpy(unit_rows(rng, min(s.targets, 4 * TILE_ROWS), s.dim))
     rows = []
-    saved = device_module.CPU_TILE, device_module.CPU_TILE_REDUCE
+    saved = device_module.CPU_TILE, device_module.CPU_TILE_REDUCE, device_module.CPU_REDUCE_ROWS
     try:
         for side in TILE_SIDES:
             device_module.CPU_TILE = side
             run = partial(log_batch_sums, f, g, s.tau, bench.compute)
             rows.append(tile_sweep_row(f"tile {side}: negCLIPLoss m={m}", 2.0 * m * m * s.dim, run, s))
-        for side in REDUCE_SIDES:
-            device_module.CPU_TILE_REDUCE = side
+        for block_rows, block_cols in REDUCE_SIDES:
+            device_module.CPU_REDUCE_ROWS, device_module.CPU_TILE_REDUCE = block_rows, block_cols
             run = partial(streamed_norm, f, targets, math.inf, bench.compute)
             flops = 2.0 * m * len(targets) * s.dim
-            rows.append(tile_sweep_row(f"reduce tile {side}: NormSim-inf N={len(targets)}", flops, run, s))
+            label = f"reduce tile {block_rows}x{block_cols}: NormSim-inf N={len(targets)}"
+            rows.append(tile_sweep_row(label, flops, run, s))
     finally:
-        device_module.CPU_TILE, device_module.CPU_TILE_REDUCE = saved
+        device_module.CPU_TILE, device_module.CPU_TILE_REDUCE, device_module.CPU_REDUCE_ROWS = saved
     for r in rows:
         print(r.label, r.value)
     return rows

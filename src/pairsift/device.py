@@ -23,10 +23,13 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 #: 32 MiB L3: 512 -> 84 %, 768 -> 92 %, 1024 -> 64 % of a thread's GEMM peak (docs/performance.md).
 #: A constant, not a function of the thread count, so scores do not depend on the thread count.
 CPU_TILE = 768
-#: Side for kernels with one cheap reduction per tile (NormSim): larger tiles keep the GEMM nearer
-#: its peak (measured on 2 cores at d = 768: 1024 -> ~80 %, 2048 -> ~87 %, 4096 -> ~90 % of the
-#: square-GEMM peak; 4096 x 4096 float32 is 64 MiB, one buffer per scorer).
-CPU_TILE_REDUCE = 4096
+#: Tile of the kernels with one cheap reduction per tile (NormSim p != 2, decontamination) on CPU:
+#: a block of CPU_REDUCE_ROWS rows per thread against CPU_TILE_REDUCE targets at a time (8 MiB per
+#: thread). Measured on 2 cores at d = 768, GEMM + in-place abs + amax, share of the 2-thread GEMM peak:
+#: 512 x 4096 -> 92 %, 1024 x 4096 -> 93 %, 1024 x 2048 -> 97 %, 2048 x 1024 -> 99 %, square
+#: 1024 -> 87 %, 4096 -> 84 % (docs/performance.md).
+CPU_TILE_REDUCE = 2048
+CPU_REDUCE_ROWS = 1024
 #: Fraction of free GPU memory one scorer may use for its working tiles.
 GPU_MEMORY_SHARE = 0.25
 
@@ -61,13 +64,10 @@ class Compute:
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
-    def tile(self, width: int, *, buffers: int = 3, reduce_only: bool = False) -> int:
-        """Side of a square float32 tile such that ``buffers`` tiles fit the memory we allow.
-
-        ``reduce_only`` marks kernels that make a single cheap reduction per tile (bigger CPU tiles).
-        """
+    def tile(self, width: int, *, buffers: int = 3) -> int:
+        """Side of a square float32 tile such that ``buffers`` tiles fit the memory we allow."""
         if not self.is_cuda:
-            return CPU_TILE_REDUCE if reduce_only else CPU_TILE
+            return CPU_TILE
         free, _ = torch.cuda.mem_get_info(self.device)
         side = int((free * GPU_MEMORY_SHARE / (4 * buffers)) ** 0.5)
         return max(256, min(side, 16384, max(width, 256)))
@@ -85,6 +85,13 @@ class Compute:
             return [fn(x) for x in items]
         with torch_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="pairsift-tile") as pool:
             return list(pool.map(fn, items))
+
+    def reduce_tiles(self, width: int) -> tuple[int, int]:
+        """``(rows, columns)`` of a float32 tile for a kernel that makes one cheap reduction per tile."""
+        if not self.is_cuda:
+            return min(CPU_REDUCE_ROWS, CPU_TILE_REDUCE), CPU_TILE_REDUCE
+        side = self.tile(width, buffers=1)
+        return side, side
 
     def operand(self, array: torch.Tensor) -> torch.Tensor:
         """Move a matmul operand to the device, in the matmul precision (cast once, not per tile)."""

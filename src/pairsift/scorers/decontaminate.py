@@ -106,18 +106,21 @@ def streamed_max(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``max_t f_i·g_t`` and its argmax t (first on ties), with f and the targets tiled."""
     n, m = f.shape[0], targets.shape[0]
-    side = compute.tile(max(n, m), buffers=1, reduce_only=True)
+    rows, cols = compute.reduce_tiles(max(n, m))
     best = torch.full((n,), -torch.inf, device=f.device)
     where = torch.zeros(n, dtype=torch.int64, device=f.device)
-    buf = torch.empty(side * side, device=f.device)
-    for i0 in range(0, n, side):
-        i1 = min(i0 + side, n)
-        for j0 in range(0, m, side):
-            j1 = min(j0 + side, m)
+
+    def block(i0: int) -> None:  # each row block owns its slice of best and where
+        i1 = min(i0 + rows, n)
+        buf = torch.empty((i1 - i0) * cols, device=f.device)
+        for j0 in range(0, m, cols):
+            j1 = min(j0 + cols, m)
             sim = buf[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
             compute.matmul(f[i0:i1], targets[j0:j1].T, out=sim)
             value, index = sim.max(dim=1)
             better = value > best[i0:i1]
             best[i0:i1] = torch.where(better, value, best[i0:i1])
             where[i0:i1] = torch.where(better, index + j0, where[i0:i1])
+
+    compute.map_blocks(block, range(0, n, rows))
     return best, where

@@ -95,23 +95,22 @@ def streamed_norm(f: torch.Tensor, targets: torch.Tensor, p: float, compute: Com
     thread (:meth:`~pairsift.device.Compute.map_blocks`).
     """
     n, m = f.shape[0], targets.shape[0]
-    side = compute.tile(max(n, m), buffers=1, reduce_only=True)
+    rows, cols = compute.reduce_tiles(max(n, m))
     acc = torch.zeros(n, device=f.device)
 
     def block(i0: int) -> None:
-        i1 = min(i0 + side, n)
-        buf = torch.empty((i1 - i0) * side, device=f.device)
-        for j0 in range(0, m, side):
-            j1 = min(j0 + side, m)
+        i1 = min(i0 + rows, n)
+        buf = torch.empty((i1 - i0) * cols, device=f.device)
+        for j0 in range(0, m, cols):
+            j1 = min(j0 + cols, m)
             sim = buf[: (i1 - i0) * (j1 - j0)].view(i1 - i0, j1 - j0)
             compute.matmul(f[i0:i1], targets[j0:j1].T, out=sim)
-            if math.isinf(p):  # one read of the tile: max |x| = max(max x, −min x)
-                low, high = torch.aminmax(sim, dim=1)
-                torch.maximum(acc[i0:i1], torch.maximum(high, low.neg_()), out=acc[i0:i1])
+            if math.isinf(p):  # abs_ in place, then one reduction: measured cheaper than aminmax
+                torch.maximum(acc[i0:i1], sim.abs_().amax(dim=1), out=acc[i0:i1])
             else:
                 acc[i0:i1] += sim.abs_().pow_(p).sum(dim=1)
 
-    compute.map_blocks(block, range(0, n, side))
+    compute.map_blocks(block, range(0, n, rows))
     return acc if math.isinf(p) else acc.pow_(1.0 / p)
 
 
