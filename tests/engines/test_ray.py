@@ -7,7 +7,6 @@ then reported with its error while the other shards go on.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from pairsift.world.synth import SynthConfig, write_pool, write_targets  # noqa:
 from tests.embed_data import mixed_tar, sample, write_tar  # noqa: E402
 from tests.engines.ray_tasks import CountingTask, DyingTask  # noqa: E402
 from tests.models.tiny import write_local_dir  # noqa: E402
+from tests.ray_local import local_ray as one_local_ray  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -33,16 +33,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
     """One local Ray for the whole module; the engine joins it instead of starting its own."""
-    started = not ray.is_initialized()
-    if started:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        # address="local": a fresh Ray of its own, never a cluster another process started on this machine
-        ray.init(
-            address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False
-        )
-    yield
-    if started:
-        ray.shutdown()
+    with one_local_ray():
+        yield
 
 
 @pytest.fixture(scope="module")

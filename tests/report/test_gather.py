@@ -3,7 +3,6 @@ worker processes and on Ray; the driver's merges are those of one process readin
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -18,6 +17,7 @@ from pairsift.report import ReportConfig, build_report
 from pairsift.report.gather import in_order
 from pairsift.report.sampling import KBest
 from pairsift.select.selection import SelectConfig, select
+from tests.ray_local import local_ray
 from tests.select.helpers import make_run
 
 ENGINES = {
@@ -47,16 +47,8 @@ def run(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[None]:
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-    started = not ray.is_initialized()
-    if started:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(
-            address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False
-        )
-    yield
-    if started:
-        ray.shutdown()
+    with local_ray():
+        yield
 
 
 def report_bytes(run, tmp_path, name: str, engine: str | None = None, **options) -> bytes:

@@ -3,7 +3,6 @@ process, on two local worker processes and on Ray."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -18,6 +17,7 @@ from pairsift.io.subsets import write_subset
 from pairsift.select.selection import SelectConfig, SelectionResult, _in_process, select
 from pairsift.select.step import Step
 from pairsift.select.tables import ScoreTables
+from tests.ray_local import local_ray
 from tests.select.helpers import make_run, subset_file
 
 ENGINES = {
@@ -58,14 +58,8 @@ def rule_sets(inside, outside):
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[None]:
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-    started = not ray.is_initialized()
-    if started:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield
-    if started:
-        ray.shutdown()
+    with local_ray():
+        yield
 
 
 def single_process(run, config: SelectConfig, tmp_path) -> tuple[bytes, list[Step]]:
