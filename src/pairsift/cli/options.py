@@ -107,8 +107,9 @@ def add_image_input_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--num-workers",
         type=int,
-        default=2,
-        help="decoding processes per shard (0: decode inline; default 2)",
+        default=None,
+        help="decoding processes per shard (0: decode inline; default: 0 on CPU, where the model's threads "
+        "use every core, 2 on a GPU)",
     )
     p.add_argument(
         "--prefetch", type=int, default=2, help="batches prefetched per decoding process (default 2)"

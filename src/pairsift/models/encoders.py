@@ -23,8 +23,12 @@ class Encoder(ABC):
     """Image and text towers of one CLIP-style model on one device and precision.
 
     ``preprocess`` and ``tokenize`` are the model's own; ``encode_image``/``encode_text`` take their
-    outputs (batched) and return L2-normalised float32 rows on the CPU.
+    outputs (batched) and return L2-normalised float32 rows on the CPU. An image-only model (a copy
+    detector) sets :attr:`has_text` to False: ``pairsift embed`` then writes only ``<family>_img``.
     """
+
+    #: whether the model has a text tower
+    has_text: bool = True
 
     def __init__(
         self,
@@ -51,8 +55,10 @@ class Encoder(ABC):
         return self.transforms()[1](texts)
 
     def dims(self) -> tuple[int, int]:
-        """``(image, text)`` embedding widths, from one probe through each tower."""
+        """``(image, text)`` embedding widths, from one probe through each tower (text 0 without one)."""
         image = self.encode_image(self.preprocess(Image.new("RGB", (64, 64)))[None])
+        if not self.has_text:
+            return int(image.shape[1]), 0
         text = self.encode_text(self.tokenize(["a photo"]))
         return int(image.shape[1]), int(text.shape[1])
 

@@ -19,6 +19,7 @@ from typing import Any
 from pairsift.engines import EngineConfig, Outcome, ShardFailure, ShardTask, make_engine
 from pairsift.errors import ConfigError
 from pairsift.io.fs import sweep_temporaries
+from pairsift.io.images import reserved_decoders
 from pairsift.io.location import Location, check_reachable, output_path
 from pairsift.io.raw import open_raw_input
 from pairsift.progress import track
@@ -73,8 +74,8 @@ def check_reading_options(config: Any) -> None:
     for name in ("batch_size", "prefetch", "max_pixels"):
         if getattr(config, name) < 1:
             raise ConfigError(f"{name} must be >= 1, got {getattr(config, name)}")
-    if config.num_workers < 0:
-        raise ConfigError(f"num_workers must be >= 0, got {config.num_workers}")
+    if config.num_workers is not None and config.num_workers < 0:
+        raise ConfigError(f"num_workers must be >= 0 (or unset: automatic), got {config.num_workers}")
 
 
 def shards_to_do(shards: list[str], done: Callable[[str], bool], doing: str, source: str) -> list[str]:
@@ -151,7 +152,7 @@ def run_raw_stage(
         doing=doing,
         source=config.input,
         output=str(out),
-        cpus=config.num_workers + 1,
+        cpus=reserved_decoders(config.num_workers, config.device) + 1,
     )
 
 

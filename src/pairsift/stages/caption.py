@@ -26,7 +26,7 @@ from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError
 from pairsift.io.captions import CAPTIONS_COLUMN, write_captions
 from pairsift.io.fs import atomic_write
-from pairsift.io.images import ShardBatches, chunk_loader
+from pairsift.io.images import ShardBatches, chunk_loader, decoding_workers
 from pairsift.io.limits import ReadLimits, coerce_limits
 from pairsift.io.location import Location, output_path
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
@@ -57,7 +57,7 @@ class CaptionConfig:
     batch_size: int = 64  #: images per generate call (also the unit of seeding)
     device: str = "auto"
     precision: str = "fp32"
-    num_workers: int = 2  #: DataLoader decoding processes per shard task
+    num_workers: int | None = None  #: DataLoader decoding processes per shard task (None: 0 on CPU, 2 on GPU)
     prefetch: int = 2
     max_pixels: int = DEFAULT_MAX_PIXELS
     engine: EngineConfig = field(default_factory=EngineConfig)  #: where shards run (stage ``caption``)
@@ -97,7 +97,10 @@ def caption_shard(
     texts: list[list[str] | None] = []
     images = 0
     for chunk in chunk_loader(
-        dataset, num_workers=config.num_workers, prefetch=config.prefetch, pin_memory=pin
+        dataset,
+        num_workers=decoding_workers(config.num_workers, captioner.device),
+        prefetch=config.prefetch,
+        pin_memory=pin,
     ):
         rows: list[list[str] | None] = [None] * len(chunk.keys)
         if chunk.pixels is not None:

@@ -2,8 +2,10 @@
 
 Per input shard ``S`` the pool gets ``OUT/S.npz`` (``<family>_img``, ``<family>_txt``, L2-normalised,
 NaN rows where an image or caption could not be embedded) and then ``OUT/S.parquet`` (``uid``, ``key``,
-``text``, ``url``, ``original_width``, ``original_height``, ``status``), each written atomically. The
-parquet is the completion marker: a rerun skips shards whose parquet exists.
+``text``, ``url``, ``original_width``, ``original_height``, ``status``, the family's similarity column),
+each written atomically. An image-only model (a copy detector: ``Encoder.has_text`` False) gives only
+``<family>_img`` and no similarity column. The parquet is the completion marker: a rerun skips shards
+whose parquet exists.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pairsift.device import Compute
 from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError
 from pairsift.io.fs import atomic_write
-from pairsift.io.images import Chunk, ShardBatches, chunk_loader
+from pairsift.io.images import Chunk, ShardBatches, chunk_loader, decoding_workers
 from pairsift.io.limits import ReadLimits, coerce_limits
 from pairsift.io.location import Location, output_path
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input
@@ -55,7 +57,8 @@ class EmbedConfig:
     batch_size: int = 256
     device: str = "auto"
     precision: str = "fp32"
-    num_workers: int = 2  #: DataLoader decoding processes per shard task (0: decode in the task)
+    #: DataLoader decoding processes per shard task (0: in the task; None: 0 on CPU, 2 on GPU)
+    num_workers: int | None = None
     prefetch: int = 2  #: chunks prefetched per DataLoader worker
     max_pixels: int = DEFAULT_MAX_PIXELS
     dtype: str = "float16"  #: npz storage precision
@@ -104,7 +107,8 @@ class EmbedShardTask:
         start = time.perf_counter()
         c, encoder = self.config, self.encoder_
         assert encoder is not None, "setup() was not called"
-        chunks = embed_chunks(self.input_, shard, encoder, c, with_text=True)
+        with_text = encoder.has_text
+        chunks = embed_chunks(self.input_, shard, encoder, c, with_text=with_text)
         meta: dict[str, list[Any]] = {
             k: [] for k in (UID_COLUMN, "key", "text", "url", "width", "height", STATUS_COLUMN)
         }
@@ -114,15 +118,19 @@ class EmbedShardTask:
                 meta[name].extend(values)
             images.append(_full(len(chunk.keys), self.dims_[0], chunk.image_rows, img))
             image_rows.append(chunk.image_rows)
-            texts.append(_full(len(chunk.keys), self.dims_[1], chunk.text_rows, txt))
+            if with_text:
+                texts.append(_full(len(chunk.keys), self.dims_[1], chunk.text_rows, txt))
         dtype = np.dtype(c.dtype)
         family = c.embedding_family
-        image, text = _stack(images, self.dims_[0]), _stack(texts, self.dims_[1])
-        arrays = {image_key(family): image.astype(dtype), text_key(family): text.astype(dtype)}
+        arrays = {image_key(family): _stack(images, self.dims_[0]).astype(dtype)}
+        if with_text:
+            arrays[text_key(family)] = _stack(texts, self.dims_[1]).astype(dtype)
         out = output_path(c.output)
         atomic_write(out / f"{shard}.npz", lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
-        score = similarity(arrays[image_key(family)], arrays[text_key(family)])
-        table = _table(meta).append_column(similarity_column(family), pa.array(score))
+        table = _table(meta)
+        if with_text:  # the family's CLIPScore column, as DataComp's parquet has it
+            score = similarity(arrays[image_key(family)], arrays[text_key(family)])
+            table = table.append_column(similarity_column(family), pa.array(score))
         atomic_write(out / f"{shard}.parquet", lambda fh: pq.write_table(table, fh))
         statuses = Counter(meta[STATUS_COLUMN])
         images_done = sum(len(chunk_rows) for chunk_rows in image_rows)
@@ -145,7 +153,8 @@ def embed_chunks(
         max_pixels=c.max_pixels,
     )
     pin = encoder.device.type == "cuda"
-    for chunk in chunk_loader(dataset, num_workers=c.num_workers, prefetch=c.prefetch, pin_memory=pin):
+    workers = decoding_workers(c.num_workers, encoder.device)
+    for chunk in chunk_loader(dataset, num_workers=workers, prefetch=c.prefetch, pin_memory=pin):
         img = encoder.encode_image(chunk.pixels).numpy() if chunk.pixels is not None else None
         txt = encoder.encode_text(chunk.tokens).numpy() if chunk.tokens is not None else None
         yield chunk, img, txt
@@ -247,7 +256,7 @@ class TargetOptions:
     """Options of ``embed_targets`` (a subset of :class:`EmbedConfig`)."""
 
     batch_size: int = 256
-    num_workers: int = 2
+    num_workers: int | None = None  #: see EmbedConfig.num_workers
     prefetch: int = 2
     max_pixels: int = DEFAULT_MAX_PIXELS
     input_format: str = "auto"
