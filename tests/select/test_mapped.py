@@ -1,10 +1,13 @@
 """Selection as engine passes: the same subset bytes and funnel as the single-process path, on one
-process, on two local worker processes and on Ray."""
+process, on two local worker processes and on Ray; with fused columns, the same record too (their
+statistics fitted from the tables' partials, merged in shard order)."""
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +17,8 @@ import pytest
 from pairsift.engines import EngineConfig, Resources, make_engine
 from pairsift.errors import InputError
 from pairsift.io.subsets import write_subset
+from pairsift.select import selection
+from pairsift.select.fusion import NORMALIZERS
 from pairsift.select.selection import SelectConfig, SelectionResult, _in_process, select
 from pairsift.select.step import Step
 from pairsift.select.tables import ScoreTables
@@ -93,6 +98,102 @@ def test_the_subset_has_the_same_bytes_on_every_engine(engine, rules, pool, tmp_
     assert (tmp_path / "subset.npy").read_bytes() == expected
     assert [s.to_dict() for s in result.steps] == [s.to_dict() for s in steps]
     assert 0 < result.kept < result.pool
+
+
+#: two fused columns sharing an input (``a`` has NaN rows and many ties); ``b`` ranks lower-is-better
+FUSE = ("f=a:0.7,b:0.3", "g=b:1")
+
+
+def fused_rules(inside, outside):
+    """A restrict and thresholds (one on a fused column) before the fused cuts."""
+    return (
+        ("restrict", str(inside)),
+        ("threshold", "b<=0.8"),
+        ("threshold", "f>0.1"),
+        ("exclude", str(outside)),
+        ("top", "f=0.4"),
+        ("top-n", "g=25"),
+    )
+
+
+def in_process_files(run, config: SelectConfig, monkeypatch) -> tuple[bytes, bytes]:
+    """What :func:`select` wrote before fused selections ran on the engine (it sent them to the
+    single-process path): the subset's and the record's bytes."""
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            selection,
+            "_on_engine",
+            lambda tables, config, rules, fusions, result, mapper: _in_process(tables, config, rules, result),
+        )
+        select(run, config)
+    output = Path(config.output)
+    record = output.with_name(output.name + ".json")
+    files = output.read_bytes(), record.read_bytes()
+    output.unlink()
+    record.unlink()
+    return files
+
+
+FUSED_CASES = [
+    *(("local-1", method, False) for method in NORMALIZERS.names()),
+    *(("local-2", method, False) for method in NORMALIZERS.names()),
+    ("local-1", "minmax", True),
+    ("ray", "rank", False),
+]
+
+
+@pytest.mark.parametrize(("engine", "method", "datacomp"), FUSED_CASES)
+def test_fused_selections_write_the_same_subset_and_record_on_the_engine(
+    engine, method, datacomp, pool, tmp_path, request, monkeypatch
+) -> None:
+    if engine == "ray":
+        request.getfixturevalue("ray_cluster")
+    run, inside, outside = pool
+    config = SelectConfig(
+        rules=(("top", "f=0.5"),) if datacomp else fused_rules(inside, outside),
+        output=str(tmp_path / "subset.npy"),
+        fuse=FUSE,
+        normalize=method,
+        datacomp_threshold=datacomp,
+    )
+    subset, record = in_process_files(run, config, monkeypatch)
+    result = select(run, config, make_engine(ENGINES[engine], "select"))
+    assert (tmp_path / "subset.npy").read_bytes() == subset
+    assert (tmp_path / "subset.npy.json").read_bytes() == record
+    assert 0 < result.kept < result.pool
+    assert [f["name"] for f in result.fusions] == ["f", "g"]
+    assert all(result.fusions[0]["statistics"][c] for c in ("a", "b"))
+
+
+def test_fusion_statistics_merged_from_partials_are_the_pools() -> None:
+    """``merge`` of per-shard partials (in shard order) gives the pool's statistics, bit for bit as one
+    process accumulating shard by shard, including shards that are empty or all NaN."""
+    rng = np.random.default_rng(2)
+    sizes_scales = ((500, 1.0), (0, 1.0), (300, 1e4), (7, 3.0))
+    shards = [rng.standard_normal(n).astype(np.float32) * np.float32(s) for n, s in sizes_scales]
+    shards[0][::9] = np.nan
+    shards.append(np.full(5, np.nan, np.float32))
+    pooled = np.concatenate(shards)
+    finite = pooled[np.isfinite(pooled)]
+
+    def merged(method):
+        kind = NORMALIZERS.get(method)
+        return kind().merge([kind.partial(v) for v in shards])
+
+    assert merged("minmax").describe() == {"min": float(finite.min()), "max": float(finite.max())}
+    count, total, squares = 0, 0.0, 0.0  # float64 sums accumulated shard by shard
+    for v in shards:
+        v = v.astype(np.float64)[np.isfinite(v)]
+        count, total, squares = count + len(v), total + float(v.sum()), squares + float((v * v).sum())
+    mean = total / count
+    expected = {"mean": mean, "std": math.sqrt(squares / count - mean * mean)}
+    assert merged("zscore").describe() == expected
+    assert expected["mean"] == pytest.approx(float(finite.astype(np.float64).mean()), rel=1e-9, abs=1e-9)
+    rank = merged("rank")
+    assert rank.sorted_.tobytes() == np.sort(finite).tobytes()
+    got = rank.apply(pooled)
+    want = np.searchsorted(np.sort(finite), pooled, "left") / (len(finite) - 1)
+    assert np.array_equal(got, np.where(np.isfinite(pooled), want, np.nan), equal_nan=True)
 
 
 def test_a_shard_whose_task_fails_is_an_error_naming_its_table(pool, tmp_path) -> None:

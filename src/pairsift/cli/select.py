@@ -64,8 +64,8 @@ def add_parser(sub: Any) -> None:
         "--memory-budget",
         type=int,
         default=DEFAULT_MEMORY_BUDGET,
-        help="with --fuse (selected in this process): bytes of one in-memory score column above which "
-        "top-k streams (same result); without --fuse, the passes always stream, one table per task",
+        help="recorded only (the record's 'streaming': one score column is larger than this); the passes "
+        "always stream, one table per task",
     )
     p.add_argument(
         "--allow-partial",

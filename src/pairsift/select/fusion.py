@@ -1,16 +1,22 @@
 """Weighted fusion of normalised scores, with statistics computed over the whole pool.
 
 ``minmax``: (x − min) / (max − min); ``zscore``: (x − mean) / std; ``rank``: the fraction of the
-pool's finite values strictly below x. min/max/mean/std are streamed (one pass per input column);
-``rank`` holds the sorted finite values of each input column in memory (4 bytes per sample).
-A row with a NaN in any input column gets NaN.
+pool's finite values strictly below x. A row with a NaN in any input column gets NaN.
+
+A normaliser is fitted in two steps, so that the pool's statistics can be gathered by engine tasks
+(one score table each) and merged in the driver: :meth:`Normalizer.partial` of each shard's column,
+then :meth:`Normalizer.merge` of the partials in shard order, which gives the same numbers, bit for
+bit, as one process reading the shards in that order. min/max and the float64 count, sum and sum of
+squares are a few numbers per shard; ``rank`` keeps the sorted finite values of each input column
+(4 bytes per sample), in the driver and in every task that reads the fused column.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +29,17 @@ ColumnReader = Callable[[str, str], np.ndarray]  # (shard, column name) -> value
 class Normalizer:
     """Fitted on a whole column (all shards), then applied shard by shard."""
 
-    def fit(self, shards: list[str], column: Column) -> Normalizer:
+    @classmethod
+    def partial(cls, values: np.ndarray) -> Any:
+        """One shard's part of the statistics (small and picklable; a task returns it)."""
         raise NotImplementedError
+
+    def merge(self, partials: Sequence[Any]) -> Normalizer:
+        """Fit from the shards' :meth:`partial` results, given in shard order."""
+        raise NotImplementedError
+
+    def fit(self, shards: Sequence[str], column: Column) -> Normalizer:
+        return self.merge([self.partial(column(s)) for s in shards])
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -36,15 +51,22 @@ class Normalizer:
 NORMALIZERS: Registry[type[Normalizer]] = Registry("normalisation")
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values[np.isfinite(values)]
+
+
 @NORMALIZERS.register("minmax")
 class MinMax(Normalizer):
-    def fit(self, shards: list[str], column: Column) -> MinMax:
+    @classmethod
+    def partial(cls, values: np.ndarray) -> tuple[float, float] | None:
+        v = _finite(values)
+        return (float(v.min()), float(v.max())) if len(v) else None
+
+    def merge(self, partials: Sequence[tuple[float, float] | None]) -> MinMax:
         low, high = math.inf, -math.inf
-        for s in shards:
-            v = column(s)
-            v = v[np.isfinite(v)]
-            if len(v):
-                low, high = min(low, float(v.min())), max(high, float(v.max()))
+        for part in partials:
+            if part is not None:
+                low, high = min(low, part[0]), max(high, part[1])
         self.low_, self.high_ = low, high
         return self
 
@@ -58,12 +80,16 @@ class MinMax(Normalizer):
 
 @NORMALIZERS.register("zscore")
 class ZScore(Normalizer):
-    def fit(self, shards: list[str], column: Column) -> ZScore:
+    @classmethod
+    def partial(cls, values: np.ndarray) -> tuple[int, float, float]:
+        """Count, sum and sum of squares of the finite values, in float64."""
+        v = _finite(values.astype(np.float64))
+        return len(v), float(v.sum()), float((v * v).sum())
+
+    def merge(self, partials: Sequence[tuple[int, float, float]]) -> ZScore:
         count, total, squares = 0, 0.0, 0.0
-        for s in shards:
-            v = column(s).astype(np.float64)
-            v = v[np.isfinite(v)]
-            count, total, squares = count + len(v), total + float(v.sum()), squares + float((v * v).sum())
+        for n, s, q in partials:  # accumulated in shard order, as one process reading them would
+            count, total, squares = count + n, total + s, squares + q
         mean = total / count if count else 0.0
         self.mean_ = mean
         self.std_ = math.sqrt(max(squares / count - mean * mean, 0.0)) if count else 0.0
@@ -78,10 +104,14 @@ class ZScore(Normalizer):
 
 @NORMALIZERS.register("rank")
 class Rank(Normalizer):
-    def fit(self, shards: list[str], column: Column) -> Rank:
-        parts = [column(s) for s in shards]
-        pooled = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-        self.sorted_ = np.sort(pooled[np.isfinite(pooled)])
+    @classmethod
+    def partial(cls, values: np.ndarray) -> np.ndarray:
+        """The shard's finite values (a task holds one table's; the merge holds the pool's)."""
+        return _finite(values)
+
+    def merge(self, partials: Sequence[np.ndarray]) -> Rank:
+        pooled = np.concatenate(list(partials)) if len(partials) else np.zeros(0, np.float32)
+        self.sorted_ = np.sort(pooled)
         return self
 
     def apply(self, values: np.ndarray) -> np.ndarray:
@@ -122,8 +152,13 @@ class Fusion:
         NORMALIZERS.get(method)
         return cls(name.strip(), weights, method)
 
-    def fit(self, shards: list[str], read: ColumnReader) -> None:
+    def fit(self, shards: Sequence[str], read: ColumnReader) -> None:
+        """Fit in this process, reading every shard's input columns (one at a time)."""
         self.fitted = {c: NORMALIZERS.get(self.method)().fit(shards, _bind(read, c)) for c in self.weights}
+
+    def merge(self, partials: Mapping[str, Sequence[Any]]) -> None:
+        """Fit from each input column's per-shard :meth:`Normalizer.partial` results (in shard order)."""
+        self.fitted = {c: NORMALIZERS.get(self.method)().merge(partials[c]) for c in self.weights}
 
     def values(self, columns: dict[str, np.ndarray]) -> np.ndarray:
         total = sum(w * self.fitted[c].apply(columns[c]) for c, w in self.weights.items())

@@ -3,7 +3,10 @@ an engine (local processes or Ray), merges what they return, and decides each ru
 
 The driver holds merged histograms (65,536 counts), the rows tied at a threshold, the funnel's counts
 and, at the end, the kept uids that make the subset file; never a score column or a mask of the pool.
-Each task holds one table. The cut is the one :func:`~pairsift.select.exact_top_k.top_k` finds in one
+Each task holds one table. Fused columns are fitted first, by a statistics pass whose per-table
+partials the driver merges in shard order (the same numbers as one process reading the tables), and then
+go with every pass; ``rank`` is the one statistic of pool size (its sorted values: 4 bytes per sample, in
+the driver and in each task). The cut is the one :func:`~pairsift.select.exact_top_k.top_k` finds in one
 process (the same histogram walk, the same tie order), so the subset file has the same bytes.
 """
 
@@ -22,7 +25,17 @@ from pairsift.errors import InputError
 from pairsift.io.score_tables import read_score_schema
 from pairsift.progress import track
 from pairsift.select.exact_top_k import BINS, Cut, choose_ties, streaming_key, unsortable
-from pairsift.select.passes import CountOp, HistogramOp, KeysOp, Op, SelectPass, ShardFilter, TiesOp
+from pairsift.select.fusion import Fusion
+from pairsift.select.passes import (
+    CountOp,
+    HistogramOp,
+    KeysOp,
+    Op,
+    SelectPass,
+    ShardFilter,
+    StatisticsOp,
+    TiesOp,
+)
 from pairsift.select.step import Step
 from pairsift.select.tables import ScoreTables
 
@@ -83,20 +96,35 @@ class MappedSelection:
         self.higher = tables.higher_is_better()
         self.base = tables.total
         self.filters: list[ShardFilter] = []
+        self.fusions: dict[str, Fusion] = {}
         self.passes = 0
         self.desc = "selecting"  #: the progress display's label for the passes that follow
         self._steps: list[tuple[int, Step]] = []
         self._counts: list[int] = []  # rows kept after each filter, as far as a pass has counted
 
     def check_column(self, name: str) -> None:
-        self.tables.check_column(name)
+        self.tables.check_column(name, extra=tuple(self.fusions))
+
+    def fit(self, fusions: list[Fusion]) -> None:
+        """Fit the fused columns from one statistics pass (before any filter: over every row), merged in
+        shard order; later passes can then name them."""
+        for fusion in fusions:
+            for column in fusion.weights:
+                self.tables.check_column(column)
+        inputs = tuple(dict.fromkeys((f.method, c) for f in fusions for c in f.weights))
+        partials = self.run(StatisticsOp(inputs))
+        index = {pair: i for i, pair in enumerate(inputs)}
+        shards = self.tables.shards
+        for fusion in fusions:
+            fusion.merge({c: [partials[s][index[fusion.method, c]] for s in shards] for c in fusion.weights})
+            self.fusions[fusion.name] = fusion
 
     def add(self, shard_filter: ShardFilter) -> None:
         self.filters.append(shard_filter)
 
     def run(self, op: Op) -> dict[str, Any]:
         """One pass of ``op`` over every shard (after the filters); its values, by shard."""
-        task = SelectPass(self.run_dir, tuple(self.filters), op)
+        task = SelectPass(self.run_dir, tuple(self.filters), op, tuple(self.fusions.values()))
         values: dict[str, Any] = {}
         counts = np.zeros(len(self.filters), dtype=np.int64)
         outcomes = self.engine.map(task, self.tables.shards)
@@ -143,8 +171,7 @@ class MappedSelection:
         if k <= 0:
             return Cut(threshold=np.inf)
         higher = self.ranked_higher(column)
-        schema = read_score_schema(next(iter(self.tables.paths.values())))
-        width = 64 if pa.types.is_float64(schema.field(column).type) else 32
+        width = 32 if column in self.fusions else self._width(column)  # a fused column is float32
 
         def histogram(prefix: int, shift: int) -> np.ndarray:
             merged = np.zeros(BINS, dtype=np.int64)
@@ -163,6 +190,10 @@ class MappedSelection:
             candidates = {s: v for s, v in tied.items() if len(v[1])}
             ties = choose_ties(self.tables.shards, candidates, k - above)
         return Cut(threshold=threshold, ties=ties, available=available)
+
+    def _width(self, column: str) -> int:
+        schema = read_score_schema(next(iter(self.tables.paths.values())))
+        return 64 if pa.types.is_float64(schema.field(column).type) else 32
 
     def kept_keys(self) -> list[np.ndarray]:
         """The kept rows' well-formed uid keys, shard by shard (the last pass)."""

@@ -6,6 +6,10 @@ A :class:`SelectPass` replays the chain on one shard (so it holds one table's co
 never the pool's) and then runs one :class:`Op` on the rows still kept: a histogram of their keys,
 their rows tied at a threshold, or their uid keys. Every pass also returns how many rows each filter
 of the chain kept, so the funnel's counts come with the passes the selection needs anyway.
+
+Fused columns (``--fuse``) travel with the pass, fitted: a task computes a fused column from its
+table's input columns, as one process reading that shard would. Fitting them is a pass of its own
+(:class:`StatisticsOp`, before any filter): each task returns its table's partial statistics.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 
 from pairsift.io.subsets import SubsetIndex, read_subset
 from pairsift.select.exact_top_k import Cut, same_precision, shard_histogram, sortable
+from pairsift.select.fusion import NORMALIZERS, Fusion
 from pairsift.select.tables import ScoreTables
 
 COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -34,16 +39,35 @@ COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 class ShardRows:
     """One shard's columns, read once per pass, and the uid lists the filters test against."""
 
-    def __init__(self, tables: ScoreTables, shard: str, subsets: dict[str, SubsetIndex]) -> None:
+    def __init__(
+        self,
+        tables: ScoreTables,
+        shard: str,
+        subsets: dict[str, SubsetIndex],
+        fusions: dict[str, Fusion] | None = None,
+    ) -> None:
         self.tables = tables
         self.shard = shard
         self.rows = tables.rows[shard]
+        self._scores: dict[str, np.ndarray] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._subsets = subsets
+        self._fusions = fusions or {}
+
+    def score(self, name: str) -> np.ndarray:
+        """A column as stored in the score table."""
+        if name not in self._scores:
+            self._scores[name] = self.tables.column(self.shard, name)
+        return self._scores[name]
 
     def column(self, name: str) -> np.ndarray:
+        """A column the rules name: a fused column (computed from its inputs), else a stored one."""
         if name not in self._columns:
-            self._columns[name] = self.tables.column(self.shard, name)
+            fusion = self._fusions.get(name)
+            if fusion is None:
+                self._columns[name] = self.score(name)
+            else:
+                self._columns[name] = fusion.values({c: self.score(c) for c in fusion.weights})
         return self._columns[name]
 
     def ranked(self, name: str, higher: bool) -> np.ndarray:
@@ -165,6 +189,17 @@ class KeysOp(Op):
 
 
 @dataclass(frozen=True)
+class StatisticsOp(Op):
+    """The table's :meth:`~pairsift.select.fusion.Normalizer.partial` statistics of each
+    ``(normalisation, column)`` pair, over all its rows (run before any filter), in that order."""
+
+    inputs: tuple[tuple[str, str], ...]
+
+    def __call__(self, rows: ShardRows, kept: np.ndarray) -> tuple[Any, ...]:
+        return tuple(NORMALIZERS.get(method).partial(rows.score(column)) for method, column in self.inputs)
+
+
+@dataclass(frozen=True)
 class PassResult:
     """One shard's answer: rows kept after each filter of the chain, and the op's value."""
 
@@ -179,13 +214,16 @@ class SelectPass:
     run_dir: str
     filters: tuple[ShardFilter, ...]
     op: Op
+    #: the fused columns, fitted (``rank``'s carry the pool's sorted values: 4 bytes per sample)
+    fusions: tuple[Fusion, ...] = ()
     _subsets: dict[str, SubsetIndex] = field(default_factory=dict, repr=False)
 
     def setup(self) -> None:
         self._tables = ScoreTables(self.run_dir)
+        self._fusions = {f.name: f for f in self.fusions}
 
     def __call__(self, shard: str) -> PassResult:
-        rows = ShardRows(self._tables, shard, self._subsets)
+        rows = ShardRows(self._tables, shard, self._subsets, self._fusions)
         kept = np.ones(rows.rows, dtype=bool)
         counts = []
         for shard_filter in self.filters:

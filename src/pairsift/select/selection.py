@@ -103,9 +103,13 @@ def select(run_dir: str | Path, config: SelectConfig, mapper: Mapper | None = No
 
     ``mapper`` runs the passes over the score tables (an engine from :func:`pairsift.engines.make_engine`
     for stage ``select``: local processes or Ray); default: one after the other in this process. It never
-    changes the subset. Fused columns (``config.fuse``) need pool-wide statistics: they run in this process.
+    changes the subset. Fused columns (``config.fuse``) need pool-wide statistics: a first pass returns
+    each table's partial statistics, which this process merges in shard order, and the fitted fusions
+    go with every later pass (``rank``'s hold the pool's sorted values: 4 bytes per sample, here and in
+    each task).
     """
     rules = config.parsed_rules()  # parse everything before reading any table
+    fusions = config.fusions()
     sweep(config.output)
     tables = ScoreTables(run_dir)
     completeness = tables.completeness()
@@ -127,10 +131,7 @@ def select(run_dir: str | Path, config: SelectConfig, mapper: Mapper | None = No
         completeness=completeness.to_dict(),
     )
     result.steps.append(Step("pool", tables.total, tables.total))
-    if config.fuse:
-        subset, result.repeated_uids = _in_process(tables, config, rules, result)
-    else:
-        subset, result.repeated_uids = _on_engine(tables, config, rules, result, mapper or InProcess())
+    subset, result.repeated_uids = _on_engine(tables, config, rules, fusions, result, mapper or InProcess())
     result.kept = len(subset)
     record = dict(result.to_dict(), run_dir=str(run_dir), rules=[list(r) for r in config.rules])
     result.sha256 = write_selection(config.output, subset, record)
@@ -138,11 +139,20 @@ def select(run_dir: str | Path, config: SelectConfig, mapper: Mapper | None = No
 
 
 def _on_engine(
-    tables: ScoreTables, config: SelectConfig, rules: list[Rule], result: SelectionResult, mapper: Mapper
+    tables: ScoreTables,
+    config: SelectConfig,
+    rules: list[Rule],
+    fusions: list[Fusion],
+    result: SelectionResult,
+    mapper: Mapper,
 ) -> tuple[np.ndarray, int]:
     """Every pass over the tables as engine tasks (one table per task); the driver merges and decides."""
     selection = MappedSelection(tables, mapper, datacomp_threshold=config.datacomp_threshold)
     with mapper.session():  # the passes share the engine's workers
+        if fusions:
+            selection.desc = "selecting: fusion statistics"
+            selection.fit(fusions)
+            result.fusions = [f.describe() for f in fusions]
         for rule in rules:
             selection.desc = f"selecting: {rule.describe()}"
             result.steps.append(rule.mapped(selection))
@@ -159,7 +169,9 @@ def _on_engine(
 def _in_process(
     tables: ScoreTables, config: SelectConfig, rules: list[Rule], result: SelectionResult
 ) -> tuple[np.ndarray, int]:
-    """Fused columns need pool-wide statistics first: every pass runs here, with the pool's masks."""
+    """The single-process path, which :func:`select` no longer takes: every pass here, with the pool's
+    masks (1 byte per row) and its own top-k (:func:`~pairsift.select.exact_top_k.top_k`). The tests
+    check the engine passes against it, subset bytes, funnel and fusion statistics."""
     state = SelectionState(
         tables,
         fusions=config.fusions(),
