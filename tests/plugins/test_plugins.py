@@ -28,7 +28,6 @@ from pairsift.io.subsets import read_subset
 from pairsift.scorers import SCORERS
 from pairsift.uids import to_hex
 from tests import pools, reference
-from tests.ray_local import local_ray as one_local_ray
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = "tests.plugins.example_scorers"
@@ -101,9 +100,22 @@ def local_ray() -> Iterator[Any]:
     The repository root on the workers' ``PYTHONPATH`` (``runtime_env``) makes it importable from anywhere,
     as an installed plugin would be.
     """
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    with one_local_ray(runtime_env={"env_vars": {"PYTHONPATH": path}}):
-        yield pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'pairsift[ray]')")
+    started = not ray.is_initialized()
+    if started:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        ray.init(
+            address="local",  # never a cluster another process started on this machine
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            runtime_env={"env_vars": {"PYTHONPATH": path}},
+        )
+    yield ray
+    if started:
+        ray.shutdown()
 
 
 def test_plugin_scorer_runs_in_process_and_matches_the_reference(pool, in_process) -> None:
