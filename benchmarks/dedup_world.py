@@ -11,7 +11,10 @@ duplicate that are removed. Embedding families of the same world pool:
   unit norm (256-d);
 - ``rgb16``: the same in colour (16 × 16 × 3 = 768-d), a "tiny image" descriptor (Torralba et al. 2008
   matched 32 × 32 colour thumbnails, zero mean and unit norm, to find near-duplicates); added after the
-  first three were measured, so it is a diagnostic, not a blind choice.
+  first three were measured, so it is a diagnostic, not a blind choice;
+- ``tiny_copy``: the shipped copy detector (``pairsift embed --model pairsift:tiny-copy``, trained on
+  scenes of its own seed by ``pairsift world train-copy-detector``, never on this pool), with one more
+  row of figures at the eps its training recorded (``shipped eps``).
 
 Undecodable images get NaN rows. Each family is scored once (the ``semdedup`` column M does not depend on
 eps); the figures are computed from M at:
@@ -44,7 +47,7 @@ from pairsift.stages.score import score
 from pairsift.stages.score_config import ScoreConfig, ScorerSpec
 
 SIDE = 16
-FAMILIES = ("tiny_world", "preproj", "dedup", "rgb16")
+FAMILIES = ("tiny_world", "preproj", "dedup", "rgb16", "tiny_copy")
 EPS_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 
 
@@ -103,6 +106,22 @@ def preprojection(images: list[Image.Image | None]) -> np.ndarray:
     return out
 
 
+def copy_embeddings(images: list[Image.Image | None]) -> np.ndarray:
+    """The shipped copy detector's embeddings (as ``pairsift embed`` computes them); NaN without an image."""
+    import torch
+
+    from pairsift.device import Compute
+    from pairsift.models.encoders import load_encoder
+
+    encoder = load_encoder("pairsift:tiny-copy", Compute.resolve("cpu"))
+    preprocess = encoder.transforms()[0]
+    rows = [i for i, image in enumerate(images) if image is not None]
+    out = np.full((len(images), encoder.dims()[0]), np.nan, np.float32)
+    if rows:
+        out[rows] = encoder.encode_image(torch.stack([preprocess(images[i]) for i in rows])).numpy()
+    return out
+
+
 def write_families(world_pool: Path, pool: Path) -> None:
     """Add the ``preproj``, ``dedup`` and ``rgb16`` families (``_img``, and a copy as ``_txt``, unused)
     to every shard of an embedded pool."""
@@ -116,6 +135,7 @@ def write_families(world_pool: Path, pool: Path) -> None:
             ("preproj", preprojection(images)),
             ("dedup", np.stack([pixel_embedding(i, "L") for i in images])),
             ("rgb16", np.stack([pixel_embedding(i, "RGB") for i in images])),
+            ("tiny_copy", copy_embeddings(images)),
         ):
             arrays.update({f"{family}_img": image, f"{family}_txt": image})
         np.savez(pool / f"{tar.stem}.npz", **arrays)  # type: ignore[arg-type]
@@ -252,6 +272,11 @@ def main() -> None:
             )
         )
         print(json.dumps({"family": family, "at": "keep-share rule", **figures(labels, similarity, rule)}))
+        if family == "tiny_copy":
+            from pairsift.world.copydetect.model import read_config
+
+            shipped = float(read_config()["eps"])
+            print(json.dumps({"family": family, "at": "shipped eps", **figures(labels, similarity, shipped)}))
         print(json.dumps({"family": family, "at": "best of grid (labels)", **best}))
         for row in grid:
             print(json.dumps({"family": family, "at": "grid", **row}))

@@ -24,6 +24,7 @@ def add_parser(sub: Any) -> None:
     _add_generate(commands)
     _add_train_teacher(commands)
     _add_train_captioner(commands)
+    _add_train_copy_detector(commands)
     _add_demo(sub)
     _add_bench(sub)
 
@@ -263,6 +264,45 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
     tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     result = train_teacher(args.output, samples=args.samples, train_config=tc, install=args.install)
     print(json.dumps(result.metrics, indent=2, sort_keys=True))
+    return 0
+
+
+def _add_train_copy_detector(commands: Any) -> None:
+    from pairsift.world.copydetect.train import CopyTrainConfig
+
+    d = CopyTrainConfig()
+    p = commands.add_parser(
+        "train-copy-detector",
+        help="train the tiny copy detector (image embeddings for semdedup) on the world's copies (CPU)",
+        description="Render world scenes twice each, make near-duplicate copies of every render the way "
+        "the world makes them, train a small CNN with InfoNCE (a copy close to its render, the other render "
+        "of the scene far), measure it on held-out scenes, choose its eps from those figures, and write "
+        "OUT_DIR/tiny_copy.safetensors and OUT_DIR/config.json. See docs/methods/semdedup.md.",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="output directory")
+    p.add_argument("--scenes", type=int, default=d.scenes, help="training scenes (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="epochs (default %(default)s)")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (default %(default)s)")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads (0: torch's default)")
+    p.add_argument("--eval-scenes", type=int, default=1000, help="held-out scenes (default %(default)s)")
+    p.add_argument(
+        "--install",
+        action="store_true",
+        help="also copy the result into the package (what pairsift:tiny-copy loads)",
+    )
+    p.set_defaults(func=cmd_train_copy_detector)
+
+
+def cmd_train_copy_detector(args: argparse.Namespace) -> int:
+    from pairsift.world.copydetect.build import train_copy_detector
+    from pairsift.world.copydetect.train import CopyTrainConfig
+
+    config = CopyTrainConfig(
+        scenes=args.scenes, epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads
+    )
+    metrics = train_copy_detector(args.output, config, eval_scenes=args.eval_scenes, install=args.install)
+    print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
 
 

@@ -2,6 +2,7 @@
 ``world`` names this module, so any process that asks for one of them imports it):
 
 - ``pairsift:tiny-world``: the teacher CLIP (:mod:`pairsift.world.teacher`), an open_clip model;
+- ``pairsift:tiny-copy``: the copy detector (:mod:`pairsift.world.copydetect`), image embeddings only;
 - ``pairsift:tiny-world-captioner``: the tiny BLIP (:mod:`pairsift.world.captioner`);
 - the embedding family ``tiny_world``, whose τ is the teacher's learned temperature;
 - the open_clip model config ``pairsift-tiny-world`` (the teacher's architecture, untrained) for
@@ -12,33 +13,52 @@ Importing this module imports no torch: the loaders import what they need when t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pairsift.models.ids import ENCODERS, MODEL_IDS, SHIPPED_CAPTIONERS, TEMPERATURES, ModelIdError, ModelSpec
+from pairsift.registry import Registry
 from pairsift.stages.train import MODEL_CONFIGS
 
-#: encoder models of the ``pairsift:`` prefix, by name
-SHIPPED = ("tiny-world",)
 TEACHER_FAMILY = "tiny_world"
+
+#: encoder models of the ``pairsift:`` prefix: name -> loader ``compute -> Encoder``
+SHIPPED: Registry[Callable[[Any], Any]] = Registry("shipped model")
 
 
 @MODEL_IDS.register("pairsift")
 def parse(rest: str) -> ModelSpec:
-    if rest not in SHIPPED:
-        raise ModelIdError(f"pairsift:{rest}: no such shipped model; available: {', '.join(SHIPPED)}")
+    if rest not in SHIPPED.names():
+        raise ModelIdError(f"pairsift:{rest}: no such shipped model; available: {', '.join(SHIPPED.names())}")
     return ModelSpec("pairsift", rest)
 
 
 @ENCODERS.register("pairsift")
 def load(spec: ModelSpec, compute: Any) -> Any:
-    """The teacher as an open_clip encoder on ``compute``'s device, in its matmul precision."""
+    """A shipped model as an encoder on ``compute``'s device, in its matmul precision."""
+    return SHIPPED.get(spec.name)(compute)
+
+
+@SHIPPED.register("tiny-world")
+def load_teacher_encoder(compute: Any) -> Any:
+    """The teacher as an open_clip encoder."""
     from pairsift.models.openclip import OpenClipEncoder
     from pairsift.world.teacher import load_teacher
 
     model, preprocess, tokenizer = load_teacher(compute.device)
     model = model.to(compute.matmul_dtype)
     return OpenClipEncoder(model, preprocess, tokenizer, device=compute.device, dtype=compute.matmul_dtype)
+
+
+@SHIPPED.register("tiny-copy")
+def load_copy_encoder(compute: Any) -> Any:
+    """The copy detector as an image-only encoder."""
+    from pairsift.world.copydetect.encoder import CopyEncoder
+    from pairsift.world.copydetect.model import load as load_copy
+
+    model, preprocess = load_copy(compute.device)
+    return CopyEncoder(model, preprocess, device=compute.device, dtype=compute.matmul_dtype)
 
 
 @SHIPPED_CAPTIONERS.register("pairsift:tiny-world-captioner")
