@@ -9,6 +9,7 @@
 | ``open_clip:local-dir:<dir>`` | a directory with ``open_clip_config.json`` and weights |
 | ``hf:<org/repo or dir>`` | a transformers CLIP or SigLIP model (``AutoModel``) |
 | ``pairsift:tiny-world`` | the tiny world's teacher CLIP (registered by the world plugin) |
+| ``pairsift:tiny-copy`` | the tiny world's copy detector, image embeddings only (the world plugin) |
 
 A new kind of id is one :data:`MODEL_IDS` entry: a function from the text after ``<prefix>:`` to a
 :class:`ModelSpec` (and, for a new backend, one :data:`~pairsift.models.encoders.ENCODERS` loader).
