@@ -18,8 +18,8 @@ from typing import Any
 
 from pairsift.engines import EngineConfig, Outcome, ShardFailure, ShardTask, make_engine
 from pairsift.errors import ConfigError
+from pairsift.io.decoders import reserved_decoders
 from pairsift.io.fs import sweep_temporaries
-from pairsift.io.images import reserved_decoders
 from pairsift.io.location import Location, check_reachable, output_path
 from pairsift.io.raw import open_raw_input
 from pairsift.progress import track

@@ -25,8 +25,9 @@ from pairsift.device import Compute
 from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError
 from pairsift.io.captions import CAPTIONS_COLUMN, write_captions
+from pairsift.io.decoders import decoding_workers
 from pairsift.io.fs import atomic_write
-from pairsift.io.images import ShardBatches, chunk_loader, decoding_workers
+from pairsift.io.images import ShardBatches, chunk_loader
 from pairsift.io.limits import ReadLimits, coerce_limits
 from pairsift.io.location import Location, output_path
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input

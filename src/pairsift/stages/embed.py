@@ -28,8 +28,9 @@ from pairsift.data import STATUS_COLUMN, UID_COLUMN, image_key, normalize_rows, 
 from pairsift.device import Compute
 from pairsift.engines import EngineConfig
 from pairsift.errors import ConfigError
+from pairsift.io.decoders import decoding_workers
 from pairsift.io.fs import atomic_write
-from pairsift.io.images import Chunk, ShardBatches, chunk_loader, decoding_workers
+from pairsift.io.images import Chunk, ShardBatches, chunk_loader
 from pairsift.io.limits import ReadLimits, coerce_limits
 from pairsift.io.location import Location, output_path
 from pairsift.io.raw import DEFAULT_MAX_PIXELS, RawInput, open_raw_input

@@ -268,7 +268,7 @@ def cmd_train_teacher(args: argparse.Namespace) -> int:
 
 
 def _add_train_copy_detector(commands: Any) -> None:
-    from pairsift.world.copydetect.train import CopyTrainConfig
+    from pairsift.world.copydetect.recipe import CopyTrainConfig
 
     d = CopyTrainConfig()
     p = commands.add_parser(
@@ -296,7 +296,7 @@ def _add_train_copy_detector(commands: Any) -> None:
 
 def cmd_train_copy_detector(args: argparse.Namespace) -> int:
     from pairsift.world.copydetect.build import train_copy_detector
-    from pairsift.world.copydetect.train import CopyTrainConfig
+    from pairsift.world.copydetect.recipe import CopyTrainConfig
 
     config = CopyTrainConfig(
         scenes=args.scenes, epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads

@@ -21,9 +21,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_NAME = "tiny_copy.safetensors"
 CONFIG_NAME = "config.json"
 
-#: The architecture: channels of each 3x3 convolution stage (each halves the side but the first), the
-#: output width, and the input side (images are resized to it).
-DEFAULT_ARCH: dict[str, Any] = {"channels": [32, 64, 96, 128], "dim": 128, "image_size": 64}
 #: Per-channel normalisation of the [0, 1] pixels.
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 

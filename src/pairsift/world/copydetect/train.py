@@ -15,7 +15,7 @@ import io
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from pairsift.world.attributes import sample_scene
-from pairsift.world.copydetect.model import DEFAULT_ARCH, MEAN, STD, CopyNet, build_model
+from pairsift.world.copydetect.model import MEAN, STD, CopyNet, build_model
+from pairsift.world.copydetect.recipe import CopyTrainConfig
 from pairsift.world.noise import perturb
 from pairsift.world.pool import encode
 from pairsift.world.render import render_scene
@@ -33,21 +34,6 @@ logger = logging.getLogger(__name__)
 
 #: the random stream of the training scenes (apart from every world stream)
 SCENE_STREAM = 7301
-
-
-@dataclass(frozen=True)
-class CopyTrainConfig:
-    scenes: int = 6000
-    epochs: int = 6
-    batch_scenes: int = 64  # 4 images per scene: two renders and their copies
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    temperature: float = 0.05
-    seed: int = 4242
-    image_size: int = 64
-    jpeg_quality: int = 90
-    threads: int = 0  # torch threads (0: torch's default)
-    arch: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_ARCH))
 
 
 def roundtrip(image: Image.Image, quality: int) -> np.ndarray:
