@@ -14,8 +14,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
+
+from pairsift.world.weights import save_model_files
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_NAME = "tiny_copy.safetensors"
@@ -71,17 +73,7 @@ def _rgb(image: Any) -> Any:
 
 def save(model: CopyNet, config: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``tiny_copy.safetensors`` (float16) and ``config.json``, each atomically."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
-    weights, cfg_path = out / WEIGHTS_NAME, out / CONFIG_NAME
-    tmp = weights.with_name(f".{WEIGHTS_NAME}.tmp")
-    save_file(state, str(tmp), metadata={"format": "pt", "model": "pairsift:tiny-copy"})
-    tmp.replace(weights)
-    tmp_cfg = cfg_path.with_name(f".{CONFIG_NAME}.tmp")
-    tmp_cfg.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    tmp_cfg.replace(cfg_path)
-    return weights, cfg_path
+    return save_model_files(model, config, out_dir, (WEIGHTS_NAME, CONFIG_NAME), "pairsift:tiny-copy")
 
 
 def read_config(directory: str | Path = PACKAGE_DIR) -> dict[str, Any]:

@@ -15,7 +15,9 @@ from typing import Any
 
 import open_clip
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+
+from pairsift.world.weights import save_model_files
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_NAME = "tiny_world.safetensors"
@@ -69,18 +71,8 @@ def tau_of(model: open_clip.CLIP) -> float:
 
 def save_teacher(model: open_clip.CLIP, config: dict[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``tiny_world.safetensors`` (float16) and ``config.json`` (with the learned tau)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
-    weights, cfg_path = out / WEIGHTS_NAME, out / CONFIG_NAME
-    tmp = weights.with_name(f".{WEIGHTS_NAME}.tmp")
-    save_file(state, str(tmp), metadata={"format": "pt", "model": "pairsift:tiny-world"})
-    tmp.replace(weights)
     config = {**config, "tau": tau_of(model), "logit_scale": float(model.logit_scale.detach())}
-    tmp_cfg = cfg_path.with_name(f".{CONFIG_NAME}.tmp")
-    tmp_cfg.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    tmp_cfg.replace(cfg_path)
-    return weights, cfg_path
+    return save_model_files(model, config, out_dir, (WEIGHTS_NAME, CONFIG_NAME), "pairsift:tiny-world")
 
 
 def read_config(directory: str | Path = PACKAGE_DIR) -> dict[str, Any]:
