@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
+# Every Ray node a test starts is on loopback. On Linux Ray gives a node the address this machine would use
+# to reach the internet and turns "127.0.0.1" back into it; with this switch off (read when ray is
+# imported, so set before any test imports it) Ray's own address lookup answers 127.0.0.1, for the
+# drivers, the ``Cluster`` nodes of the multi-node tests and the one-node Rays alike. The name says Windows
+# and macOS because there it is off by default; it does not stop ``ray.cluster_utils.Cluster`` from
+# starting several nodes. No token auth between the tests' own processes, no usage reporting.
+for _name, _value in {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+}.items():
+    os.environ.setdefault(_name, _value)
+
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path

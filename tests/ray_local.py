@@ -1,12 +1,22 @@
-"""One local Ray for a test module: started here unless this process already has one."""
+"""One local Ray for a test module: started here unless this process already has one. Its node, like
+every Ray node the tests start, is on loopback (``tests/conftest.py`` sets Ray's environment)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+
+#: the address of every Ray node a test starts
+LOOPBACK = "127.0.0.1"
+
+
+def node_addresses() -> list[str]:
+    """The address each node of the connected Ray advertises (``NodeManagerAddress``)."""
+    import ray
+
+    return [node["NodeManagerAddress"] for node in ray.nodes()]
 
 
 @contextmanager
@@ -16,7 +26,6 @@ def local_ray(num_cpus: int = 2) -> Iterator[None]:
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'pairsift[ray]')")
     started = not ray.is_initialized()
     if started:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(
             address="local",
             num_cpus=num_cpus,
@@ -24,6 +33,7 @@ def local_ray(num_cpus: int = 2) -> Iterator[None]:
             log_to_driver=False,
             configure_logging=False,
         )
+        assert node_addresses() == [LOOPBACK], node_addresses()
     try:
         yield
     finally:

@@ -35,6 +35,7 @@ from pairsift.uids import from_hex  # noqa: E402
 from pairsift.world.synth import SynthConfig, write_pool  # noqa: E402
 from tests.embed_data import mixed_tar, sample, write_tar  # noqa: E402
 from tests.models.tiny import write_local_dir  # noqa: E402
+from tests.ray_local import LOOPBACK, node_addresses  # noqa: E402
 from tests.s3_server import download_tree, s3_env  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -56,7 +57,6 @@ NODES: list[Path] = []
 def cluster(s3_server: Any) -> Iterator[Any]:
     if ray.is_initialized():
         ray.shutdown()  # another module's one-node Ray
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     # a short folder: a node's socket paths under its temp dir must stay below 108 bytes
     nodes = Path(tempfile.mkdtemp(prefix="ps-ray-"))
     NODES[:] = [nodes]
@@ -98,6 +98,20 @@ def alive_nodes() -> int:
 def test_the_cluster_has_three_nodes_and_actors_on_both_workers(cluster) -> None:
     assert alive_nodes() == 3
     assert ray.cluster_resources()["CPU"] == 2 * WORKER_CPUS
+
+
+def test_every_node_and_the_driver_are_on_loopback_and_listen_only_there(cluster) -> None:
+    psutil = pytest.importorskip("psutil")  # a dependency of ray
+    assert node_addresses() == [LOOPBACK] * 3
+    assert cluster.address.startswith(f"{LOOPBACK}:")
+    assert ray.util.get_node_ip_address() == LOOPBACK  # the driver's node
+    ours = {p.pid for p in psutil.Process().children(recursive=True)} | {os.getpid()}
+    listening = {
+        c.laddr.ip
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in ours
+    }
+    assert listening and listening <= {LOOPBACK, "::ffff:127.0.0.1", "::1"}, listening
 
 
 def on_s3(server: Any, url: str, pattern: str = "*") -> dict[str, bytes]:

@@ -28,6 +28,7 @@ from pairsift.io.subsets import read_subset
 from pairsift.scorers import SCORERS
 from pairsift.uids import to_hex
 from tests import pools, reference
+from tests.ray_local import LOOPBACK, node_addresses
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = "tests.plugins.example_scorers"
@@ -103,7 +104,6 @@ def local_ray() -> Iterator[Any]:
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'pairsift[ray]')")
     started = not ray.is_initialized()
     if started:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
         ray.init(
             address="local",  # never a cluster another process started on this machine
@@ -113,6 +113,7 @@ def local_ray() -> Iterator[Any]:
             configure_logging=False,
             runtime_env={"env_vars": {"PYTHONPATH": path}},
         )
+        assert node_addresses() == [LOOPBACK], node_addresses()
     yield ray
     if started:
         ray.shutdown()
