@@ -29,7 +29,7 @@ from pairsift.data import EmbeddingBatch, PoolReader
 from pairsift.device import Compute
 from pairsift.models.kmeans import KMeansConfig, assign
 from pairsift.scorers.pool_clusters import cache_pool, cluster
-from pairsift.scorers.semdedup import SemDeDup, earlier_max
+from pairsift.scorers.semdedup import ROWS_PER_CLUSTER, SemDeDup, earlier_max
 from pairsift.uids import format_uids
 
 DIM = 768
@@ -116,7 +116,7 @@ def recall(rows: int, eps: float) -> dict[str, float]:
     exact_removed = best > np.float32(1 - eps)  # all pairs, pool order: one cluster holding everything
     with tempfile.TemporaryDirectory() as tmp:
         clustered = cache_pool(pool, Path(tmp))
-        k = max(1, -(-rows // 1000))
+        k = max(1, -(-rows // ROWS_PER_CLUSTER))  # the scorer's clusters=auto
         cluster(
             clustered,
             KMeansConfig(k, scorer.iterations, 0, scorer.threads),
