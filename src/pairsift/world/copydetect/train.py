@@ -44,11 +44,20 @@ def roundtrip(image: Image.Image, quality: int) -> np.ndarray:
 
 def make_quads(scenes: int, seed: int, size: int, quality: int) -> np.ndarray:
     """``[scenes, 4, H, W, 3]`` uint8: render 1, its copy, render 2 of the same scene, its copy."""
+    return _renders_and_copies(scenes, 2, seed, size, quality)
+
+
+def make_pairs(scenes: int, seed: int, size: int, quality: int) -> np.ndarray:
+    """``[scenes, 2, H, W, 3]`` uint8: one render of each scene and its copy (a pool without twins)."""
+    return _renders_and_copies(scenes, 1, seed, size, quality)
+
+
+def _renders_and_copies(scenes: int, renders: int, seed: int, size: int, quality: int) -> np.ndarray:
     rng = np.random.default_rng([seed, SCENE_STREAM])
-    out = np.empty((scenes, 4, size, size, 3), np.uint8)
+    out = np.empty((scenes, 2 * renders, size, size, 3), np.uint8)
     for i in range(scenes):
         scene = sample_scene(rng)
-        for j in (0, 2):
+        for j in range(0, 2 * renders, 2):
             render = render_scene(scene, size, rng)
             out[i, j] = roundtrip(render, quality)
             out[i, j + 1] = roundtrip(perturb(render, rng), quality)
