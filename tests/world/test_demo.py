@@ -22,15 +22,18 @@ def test_demo_generates_embeds_scores_selects_and_reports(tmp_path, capsys):
             zip(header[1:], (float(x.rstrip("%")) for x in row.split()[-len(header) + 1 :]), strict=True)
         )
         assert kept["corrupt"] == 0.0 and kept["boilerplate"] < kept["clean"]
-    dedup = next(line for line in table if line.startswith("semdedup (eps 0.05)"))
+    dedup = next(line for line in table if line.startswith("semdedup (tiny-copy, eps "))
     kept = dict(
         zip(header[1:], (float(x.rstrip("%")) for x in dedup.split()[-len(header) + 1 :]), strict=True)
     )
-    assert kept["corrupt"] == 0.0 and 0.0 < kept["clean"] < 100.0  # a real cut, NaN rows never kept
+    assert kept["corrupt"] == 0.0  # NaN rows never kept
+    assert kept["near_duplicate"] < 50.0 < kept["clean"]  # the copy detector finds copies, keeps sources
     assert "images captioned" in report and (out / "captions" / "captions.json").is_file()
     assert (out / "run" / "subsets" / "selection-2.npy").is_file()
     assert (out / "target.npy").is_file()
-    assert f"report: {out / 'report.html'}" in report and (out / "report.html").stat().st_size > 10_000
+    for name in ("report.html", "report-dedup.html"):
+        assert f"report: {out / name}" in report and (out / name).stat().st_size > 10_000
+    assert (out / "run-dedup" / "subsets" / "semdedup.npy").is_file()
 
 
 def test_a_failing_stage_stops_the_demo_with_one_error_naming_it(tmp_path, caplog, capsys):
