@@ -27,6 +27,7 @@ eps); the figures are computed from M at:
   to explain the figures, not a setting).
 
     PYTHONPATH=src python benchmarks/dedup_world.py --out /tmp/dedup-world [--samples 5000] [--eps 0.05]
+        [--clusters auto] [--families tiny_copy,rgb16]
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from pairsift.stages.score_config import ScoreConfig, ScorerSpec
 
 SIDE = 16
 FAMILIES = ("tiny_world", "preproj", "dedup", "rgb16", "tiny_copy")
-EPS_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
+EPS_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.2, 0.3)
 
 
 def pixel_embedding(image: Image.Image | None, mode: str) -> np.ndarray:
@@ -235,6 +236,8 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--eps", type=float, default=0.05, help="the scorer's eps (default: its default)")
+    parser.add_argument("--clusters", default="auto", help="the scorer's clusters (default: its default)")
+    parser.add_argument("--families", default=",".join(FAMILIES), help="embeddings to measure (default: all)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from pairsift.stages.embed import EmbedConfig, embed
@@ -249,10 +252,10 @@ def main() -> None:
     write_families(world / "pool", pool)
     shares = json.loads((world / "world.json").read_text())["shares"]
     labels = world / "labels.parquet"
-    for family in FAMILIES:
-        run = out / f"run-{family}-eps{args.eps:g}"
+    for family in args.families.split(","):
+        run = out / f"run-{family}-eps{args.eps:g}-clusters{args.clusters}"
         start = time.perf_counter()
-        spec = ScorerSpec("semdedup", {"eps": args.eps})
+        spec = ScorerSpec("semdedup", {"eps": args.eps, "clusters": args.clusters})
         score(ScoreConfig(pool=str(pool), output=str(run), embeddings=family, scorers=(spec,)))
         seconds = round(time.perf_counter() - start, 1)
         similarity = read_scores(run, "semdedup")
@@ -265,6 +268,7 @@ def main() -> None:
             json.dumps(
                 {
                     "family": family,
+                    "clusters": args.clusters,
                     "seconds": seconds,
                     "at": "default",
                     **figures(labels, similarity, args.eps),
