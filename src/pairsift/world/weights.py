@@ -1,4 +1,5 @@
-"""Writing a shipped world model: float16 safetensors weights and a JSON config, each atomically."""
+"""A shipped world model's files: float16 safetensors weights and a JSON config, each written atomically,
+and the config read back with errors that name the file."""
 
 from __future__ import annotations
 
@@ -25,3 +26,20 @@ def save_model_files(
     tmp_cfg.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tmp_cfg.replace(cfg_path)
     return weights, cfg_path
+
+
+def read_model_config(
+    path: Path, what: str, command: str, required: tuple[str, ...], expected: str
+) -> dict[str, Any]:
+    """The JSON config at ``path``; a missing file or a missing ``required`` key is an error naming the
+    file, the model (``what``), the ``pairsift world`` command that writes one, and the ``expected`` keys."""
+    try:
+        config: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path}: {what} config not found (train one: pairsift world {command})"
+        ) from None
+    for key in required:
+        if key not in config:
+            raise ValueError(f"{path}: {what} config has no {key!r}; expected keys {expected}")
+    return config

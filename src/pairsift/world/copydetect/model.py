@@ -8,7 +8,6 @@ renders of one scene different ones (the role of DataComp's ``dedup`` embedding 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from pairsift.world.weights import save_model_files
+from pairsift.world.weights import read_model_config, save_model_files
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_NAME = "tiny_copy.safetensors"
@@ -155,16 +154,9 @@ def save(model: CopyNet, config: dict[str, Any], out_dir: str | Path) -> tuple[P
 
 
 def read_config(directory: str | Path = PACKAGE_DIR) -> dict[str, Any]:
-    path = Path(directory) / CONFIG_NAME
-    try:
-        config: dict[str, Any] = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"{path}: copy detector config not found (train one: pairsift world train-copy-detector)"
-        ) from None
-    if "arch" not in config:
-        raise ValueError(f"{path}: copy detector config has no 'arch'; expected keys arch, eps, metrics")
-    return config
+    return read_model_config(
+        Path(directory) / CONFIG_NAME, "copy detector", "train-copy-detector", ("arch",), "arch, eps, metrics"
+    )
 
 
 def load(device: str | torch.device = "cpu", directory: str | Path = PACKAGE_DIR) -> tuple[CopyNet, Any]:

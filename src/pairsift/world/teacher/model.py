@@ -8,7 +8,6 @@ tokenizer. Weights are stored as float16 safetensors and loaded into a float32 m
 from __future__ import annotations
 
 import copy
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import open_clip
 import torch
 from safetensors.torch import load_file
 
-from pairsift.world.weights import save_model_files
+from pairsift.world.weights import read_model_config, save_model_files
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 WEIGHTS_NAME = "tiny_world.safetensors"
@@ -76,19 +75,13 @@ def save_teacher(model: open_clip.CLIP, config: dict[str, Any], out_dir: str | P
 
 
 def read_config(directory: str | Path = PACKAGE_DIR) -> dict[str, Any]:
-    path = Path(directory) / CONFIG_NAME
-    try:
-        config: dict[str, Any] = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"{path}: teacher config not found (train one: pairsift world train-teacher)"
-        ) from None
-    for key in ("model_cfg", "mean", "std"):
-        if key not in config:
-            raise ValueError(
-                f"{path}: teacher config has no {key!r}; expected keys model_cfg, mean, std, tau"
-            )
-    return config
+    return read_model_config(
+        Path(directory) / CONFIG_NAME,
+        "teacher",
+        "train-teacher",
+        ("model_cfg", "mean", "std"),
+        "model_cfg, mean, std, tau",
+    )
 
 
 def load_weights(model: open_clip.CLIP, directory: str | Path = PACKAGE_DIR) -> open_clip.CLIP:
